@@ -1,0 +1,2 @@
+/** The public ops: functions of duals (or plain tensors) returning duals. */
+export * from './elementwise.js';

@@ -1,0 +1,399 @@
+"""Generate the model-parity fixtures in test/fixtures/models/ from timm 0.9.16.
+
+Run (Debian's torch 1.13; timm is source, not installed, not vendored):
+
+    /usr/bin/python3 scripts/gen_model_fixtures.py --timm /path/to/timm-v0.9.16 \
+        [--out test/fixtures/models]
+
+It rewrites every fixture (a few seconds on 2 cores); the output is deterministic.
+
+For each small configuration in CONFIGS it writes
+  <name>.safetensors     exactly model.state_dict(): float32 tensors, except
+                         BatchNorm `num_batches_tracked`, kept as timm has it (I64,
+                         shape []); __metadata__ = {arch, timm_class, kwargs, patch}.
+  <name>.io.safetensors  input, tangent (N,3,H,W ~ N(0,1)); logits, probs and their
+                         forward-mode JVPs along `tangent` (jvp_logits, jvp_probs).
+                         References are computed in float64 (the float32 weights and
+                         input cast up) with torch.autograd.forward_ad dual tensors,
+                         then stored as F32 (forward_ad covers every op used on torch
+                         1.13: no functional.jvp fallback). Checked against central
+                         finite differences and against the float32 forward.
+and, for all of them, manifest.json (fixtures, their checks, leaf modules in forward
+order, timm eval preprocessing of every named architecture) and MODULES.md (state-dict
+keys with shapes and leaf modules per fixture, for the TypeScript implementer).
+
+Weights are random (fixed seeds) but not degenerate: fan-in scaled convs / linears,
+non-zero biases, LayerNorm weights 1 +- 0.2, layer-scale gammas in [0.1, 1], BatchNorm
+running statistics set from a calibration batch then jittered (mean shifted by ~0.5
+std, variance times U(0.5, 2)), classifier heads scaled to a logit std of about 2.
+
+timm 0.9.16's ResNet hardcodes stage widths [64, 128, 256, 512]; a full-width ResNet
+does not fit the fixture budget, so the ResNet fixtures narrow the stages by wrapping
+timm's own `make_blocks` (metadata `patch` = {"channels": [...]}). Everything else, block
+code and forward included, is timm's. The stem stays 64 wide.
+"""
+import argparse
+import copy
+import json
+import math
+import struct
+import sys
+from pathlib import Path
+
+import torch
+import torch.autograd.forward_ad as fwAD
+import torch.nn as nn
+
+BATCH = 2
+NUM_CLASSES = 10
+LOGIT_STD = 2.0
+ST_DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.int64: 'I64'}
+
+# name, lee arch, timm module, timm class, constructor kwargs, image size, resnet channels
+CONFIGS = [
+    dict(name='resnet18_mini', arch='resnet18', module='resnet', cls='ResNet', img=56,
+         kwargs=dict(block='BasicBlock', layers=[1, 2, 1, 1]), channels=[64, 48, 56, 72]),
+    dict(name='resnet50_mini', arch='resnet50', module='resnet', cls='ResNet', img=64,
+         kwargs=dict(block='Bottleneck', layers=[1, 1, 2, 1]), channels=[24, 32, 40, 48]),
+    dict(name='resnetblur18_mini', arch='resnetblur18', module='resnet', cls='ResNet', img=72,
+         kwargs=dict(block='BasicBlock', layers=[1, 1, 1, 1], aa_layer='BlurPool2d'),
+         channels=[64, 40, 48, 56]),
+    dict(name='resnetblur50_mini', arch='resnetblur50', module='resnet', cls='ResNet', img=64,
+         kwargs=dict(block='Bottleneck', layers=[1, 1, 1, 1], aa_layer='BlurPool2d'),
+         channels=[24, 32, 40, 48]),
+    dict(name='wide_resnet50_2_mini', arch='wide_resnet50_2', module='resnet', cls='ResNet', img=48,
+         kwargs=dict(block='Bottleneck', layers=[1, 1, 1, 1], base_width=128), channels=[20, 24, 32, 40]),
+    dict(name='vit_mini', arch='vit_tiny_patch16_224', module='vision_transformer',
+         cls='VisionTransformer', img=32,
+         kwargs=dict(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3, global_pool='token')),
+    dict(name='deit_distilled_mini', arch='deit_tiny_distilled_patch16_224', module='deit',
+         cls='VisionTransformerDistilled', img=48,
+         kwargs=dict(img_size=48, patch_size=8, embed_dim=64, depth=2, num_heads=4)),
+    dict(name='mixer_mini', arch='mixer_s16_224', module='mlp_mixer', cls='MlpMixer', img=32,
+         kwargs=dict(img_size=32, patch_size=8, num_blocks=2, embed_dim=48)),
+    dict(name='convnext_mini', arch='convnext_tiny', module='convnext', cls='ConvNeXt', img=64,
+         kwargs=dict(dims=[16, 32, 48, 64], depths=[1, 1, 2, 1])),
+    dict(name='convnext_convmlp_mini', arch='convnext_atto', module='convnext', cls='ConvNeXt', img=64,
+         kwargs=dict(dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], conv_mlp=True)),
+]
+HEADS = {'resnet': ['fc'], 'vision_transformer': ['head'], 'deit': ['head', 'head_dist'],
+         'mlp_mixer': ['head'], 'convnext': ['head.fc']}
+
+# every architecture the spec names (section 4): their timm eval preprocessing goes in the manifest
+NAMED_ARCHS = (
+    ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnetblur18', 'resnetblur50',
+     'wide_resnet50_2']
+    + [f'vit_{s}_patch{p}_224' for s in ('tiny', 'small', 'base', 'large') for p in (16, 32)]
+    + [f'deit_{s}{d}_patch16_224' for s in ('tiny', 'small', 'base') for d in ('', '_distilled')]
+    + ['mixer_s16_224', 'mixer_s32_224', 'mixer_b16_224', 'mixer_b32_224', 'mixer_l16_224']
+    + [f'convnext_{s}' for s in ('atto', 'femto', 'pico', 'nano', 'tiny', 'small', 'base')])
+
+
+# ---------------------------------------------------------------- safetensors
+
+def write_safetensors(path, tensors, metadata=None):
+    """8-byte LE header length, JSON header padded with spaces to 8 bytes, raw LE data."""
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
+    for name, t in tensors.items():
+        t = t.detach().cpu().contiguous()
+        data = t.numpy().astype(t.numpy().dtype.newbyteorder('<'), copy=False).tobytes()
+        header[name] = dict(dtype=ST_DTYPES[t.dtype], shape=list(t.shape),
+                            data_offsets=[offset, offset + len(data)])
+        blobs.append(data)
+        offset += len(data)
+    head = json.dumps(header, separators=(',', ':')).encode()
+    head += b' ' * (-len(head) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(head)))
+        f.write(head)
+        for data in blobs:
+            f.write(data)
+
+
+def read_safetensors(path):
+    """Minimal reader, used to check what was written round-trips."""
+    raw = Path(path).read_bytes()
+    (n,) = struct.unpack('<Q', raw[:8])
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop('__metadata__', {})
+    inv = {v: k for k, v in ST_DTYPES.items()}
+    out = {}
+    for name, h in header.items():
+        b, e = h['data_offsets']
+        buf = bytearray(raw[8 + n + b:8 + n + e])
+        out[name] = torch.frombuffer(buf, dtype=inv[h['dtype']]).reshape(h['shape']) if buf else \
+            torch.zeros(h['shape'], dtype=inv[h['dtype']])
+    return out, meta
+
+
+# ---------------------------------------------------------------- building
+
+def build(cfg):
+    import importlib
+    mod = importlib.import_module(f"timm.models.{cfg['module']}")
+    kw = resolve_kwargs(cfg['kwargs'])
+    kw['num_classes'] = NUM_CLASSES
+    if cfg.get('channels'):
+        return build_narrow_resnet(mod, kw, cfg['channels'])
+    return getattr(mod, cfg['cls'])(**kw)
+
+
+def resolve_kwargs(kwargs):
+    from timm.layers import BlurPool2d
+    from timm.models.resnet import BasicBlock, Bottleneck
+    names = dict(BasicBlock=BasicBlock, Bottleneck=Bottleneck, BlurPool2d=BlurPool2d)
+    return {k: names.get(v, v) if isinstance(v, str) and k in ('block', 'aa_layer') else v
+            for k, v in kwargs.items()}
+
+
+def build_narrow_resnet(resnet_mod, kw, channels):
+    """timm's ResNet with stage widths `channels` instead of the hardcoded [64, 128, 256, 512]."""
+    original = resnet_mod.make_blocks
+    resnet_mod.make_blocks = lambda block_fn, _chs, *a, **k: original(block_fn, channels, *a, **k)
+    try:
+        model = resnet_mod.ResNet(**kw)
+    finally:
+        resnet_mod.make_blocks = original
+    model.num_features = channels[-1] * kw['block'].expansion
+    model.reset_classifier(kw['num_classes'])
+    return model
+
+
+# ---------------------------------------------------------------- randomising
+
+def signed_uniform(shape, lo, hi):
+    sign = torch.randint(0, 2, shape).float() * 2 - 1
+    return sign * (lo + (hi - lo) * torch.rand(shape))
+
+
+def uniform(shape, lo, hi):
+    return lo + (hi - lo) * torch.rand(shape)
+
+
+def random_param(module, pname, p):
+    if pname == 'bias':
+        return signed_uniform(p.shape, 0.05, 0.3)
+    if pname == 'gamma':  # ConvNeXt block / ViT LayerScale
+        return uniform(p.shape, 0.1, 1.0)
+    if pname in ('cls_token', 'dist_token', 'reg_token'):
+        return torch.randn(p.shape)
+    if pname == 'pos_embed':
+        return 0.5 * torch.randn(p.shape)
+    if isinstance(module, nn.LayerNorm):  # includes timm's LayerNorm2d
+        return uniform(p.shape, 0.8, 1.2)
+    if isinstance(module, nn.BatchNorm2d):
+        return uniform(p.shape, 0.5, 1.5)
+    if isinstance(module, (nn.Conv2d, nn.Linear)) and pname == 'weight':
+        fan_in = p[0].numel()
+        return torch.randn(p.shape) / math.sqrt(fan_in)
+    raise ValueError(f'no rule for parameter {pname} of {type(module).__name__}')
+
+
+def bn_calibrator(module, inputs):
+    """Running stats from this batch, then jittered so eval BN is visibly not batch BN."""
+    x = inputs[0]
+    mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3))
+    module.running_mean.copy_(mean + 0.5 * var.sqrt() * torch.randn(mean.shape))
+    module.running_var.copy_(var * uniform(var.shape, 0.5, 2.0))
+
+
+def randomise(model, family, calib_x):
+    with torch.no_grad():
+        for _, module in model.named_modules():
+            for pname, p in module.named_parameters(recurse=False):
+                p.copy_(random_param(module, pname, p))
+        bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        hooks = [m.register_forward_pre_hook(bn_calibrator) for m in bns]
+        model.eval()
+        model(calib_x)
+        for h in hooks:
+            h.remove()
+        for m in bns:
+            m.num_batches_tracked.fill_(int(torch.randint(1, 10000, ())))
+        scale = LOGIT_STD / model(calib_x).std().item()
+        for head in HEADS[family]:
+            for p in model.get_submodule(head).parameters():
+                p.mul_(scale)
+
+
+def no_inplace(model):
+    for m in model.modules():
+        if hasattr(m, 'inplace'):
+            m.inplace = False
+
+
+# ---------------------------------------------------------------- references
+
+def jvp_forward(model, x, t):
+    """logits, probs and their JVPs along t, with forward-mode dual tensors."""
+    with fwAD.dual_level():
+        out = model(fwAD.make_dual(x, t))
+        probs = torch.softmax(out, dim=-1)
+        logits, jvp_logits = fwAD.unpack_dual(out)
+        probs, jvp_probs = fwAD.unpack_dual(probs)
+    return dict(logits=logits, probs=probs, jvp_logits=jvp_logits, jvp_probs=jvp_probs)
+
+
+def rel_err(a, b):
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def leaf_trace(model, x):
+    """Leaf modules in the order forward calls them, with output shapes and stds."""
+    trace, hooks = [], []
+    for name, m in model.named_modules():
+        if next(m.children(), None) is None and name:
+            def hook(mod, _inp, out, name=name):
+                trace.append(dict(name=name, type=type(mod).__name__, out_shape=list(out.shape),
+                                  out_std=round(out.double().std().item(), 4)))
+            hooks.append(m.register_forward_hook(hook))
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return trace
+
+
+def reference(model, x, t):
+    m64 = copy.deepcopy(model).double()
+    with torch.no_grad():
+        ref = jvp_forward(m64, x.double(), t.double())
+        f32 = jvp_forward(model, x, t)
+        h = 1e-7
+        fd = (m64(x.double() + h * t.double()) - m64(x.double() - h * t.double())) / (2 * h)
+    checks = dict(
+        logits_std=round(ref['logits'].std().item(), 4),
+        max_prob=round(ref['probs'].max().item(), 4),
+        jvp_vs_central_fd_f64=rel_err(ref['jvp_logits'], fd),
+        f32_vs_f64_logits=rel_err(f32['logits'], ref['logits']),
+        f32_vs_f64_jvp_logits=rel_err(f32['jvp_logits'], ref['jvp_logits']))
+    return {k: v.float() for k, v in ref.items()}, checks
+
+
+# ---------------------------------------------------------------- writing
+
+def preprocessing(arch):
+    from timm.models import get_pretrained_cfg
+    c = get_pretrained_cfg(arch)
+    if c is None:
+        return None
+    return dict(tag=c.tag, input_size=list(c.input_size), crop_pct=c.crop_pct, crop_mode=c.crop_mode,
+                interpolation=c.interpolation, mean=list(c.mean), std=list(c.std),
+                num_classes=c.num_classes)
+
+
+def make_fixture(cfg, index, out_dir):
+    torch.manual_seed(1000 + index)
+    model = build(cfg)
+    no_inplace(model)
+    family = cfg['module']
+    img = cfg['img']
+    calib_x = torch.randn(4, 3, img, img)
+    randomise(model, family, calib_x)
+    model.eval()
+    x, t = torch.randn(BATCH, 3, img, img), torch.randn(BATCH, 3, img, img)
+    ref, checks = reference(model, x, t)
+    trace = leaf_trace(copy.deepcopy(model).double(), x.double())
+    stds = [e['out_std'] for e in trace if not e['name'].endswith('attn_drop')]  # attn_drop sees softmax rows
+    checks['leaf_out_std_min'], checks['leaf_out_std_max'] = min(stds), max(stds)
+    called = {e['name'] for e in trace}
+    uncalled = [n for n, m in model.named_modules() if n and next(m.children(), None) is None and n not in called]
+
+    name = cfg['name']
+    patch = {'channels': cfg['channels']} if cfg.get('channels') else {}
+    meta = dict(arch=cfg['arch'], timm_class=f"timm.models.{family}.{cfg['cls']}",
+                kwargs=json.dumps(dict(cfg['kwargs'], num_classes=NUM_CLASSES)), patch=json.dumps(patch))
+    state = model.state_dict()
+    write_safetensors(out_dir / f'{name}.safetensors', state, meta)
+    io = dict(input=x, tangent=t, **ref)
+    write_safetensors(out_dir / f'{name}.io.safetensors', io, dict(arch=cfg['arch'], weights=f'{name}.safetensors'))
+    verify_roundtrip(out_dir / f'{name}.safetensors', state)
+    verify_roundtrip(out_dir / f'{name}.io.safetensors', io)
+
+    entry = dict(name=name, arch=cfg['arch'], timm_class=meta['timm_class'],
+                 kwargs=dict(cfg['kwargs'], num_classes=NUM_CLASSES), patch=patch,
+                 image_size=[img, img], batch=BATCH, num_classes=NUM_CLASSES,
+                 weights=f'{name}.safetensors', io=f'{name}.io.safetensors',
+                 num_params=sum(p.numel() for p in model.parameters()),
+                 preprocessing=preprocessing(cfg['arch']), checks=checks,
+                 leaf_modules=[dict(name=e['name'], type=e['type'], out_shape=e['out_shape']) for e in trace],
+                 uncalled_leaf_modules=uncalled)
+    state_shapes = [(k, list(v.shape), ST_DTYPES[v.dtype]) for k, v in state.items()]
+    return entry, state_shapes, trace
+
+
+def verify_roundtrip(path, tensors):
+    back, _ = read_safetensors(path)
+    assert list(back) == list(tensors), path
+    for k, v in tensors.items():
+        assert torch.equal(back[k], v.detach().cpu().to(back[k].dtype)), (path, k)
+
+
+def check_quality(entry):
+    c, problems = entry['checks'], []
+    if c['jvp_vs_central_fd_f64'] > 1e-6:
+        problems.append('JVP disagrees with finite differences')
+    if c['f32_vs_f64_logits'] > 1e-5 or c['f32_vs_f64_jvp_logits'] > 1e-4:
+        problems.append('float32 forward too far from float64')
+    if not 0.5 < c['logits_std'] < 5 or c['max_prob'] > 0.999:
+        problems.append('logits degenerate or softmax saturated')
+    if c['leaf_out_std_min'] < 0.02 or c['leaf_out_std_max'] > 20:
+        problems.append('activations vanish or explode')
+    return problems
+
+
+def modules_markdown(entries, shapes, traces):
+    lines = ['# Model fixtures: parameters and leaf modules', '',
+             'Generated by scripts/gen_model_fixtures.py; do not edit. Leaf modules are listed in the',
+             'order the forward pass calls them, with output shapes for the fixture input (N=2).', '']
+    for e, sh, tr in zip(entries, shapes, traces):
+        lines += [f"## {e['name']} ({e['arch']}, {e['timm_class']})", '',
+                  f"kwargs: `{json.dumps(e['kwargs'])}`" + (f", patch: `{json.dumps(e['patch'])}`" if e['patch'] else ''),
+                  f"image {e['image_size'][0]}x{e['image_size'][1]}, {e['num_params']} parameters", '',
+                  '### state_dict', '', '| key | shape | dtype |', '|---|---|---|']
+        lines += [f'| {k} | {s} | {d} |' for k, s, d in sh]
+        lines += ['', '### leaf modules (forward order)', '', '| module | type | output shape |', '|---|---|---|']
+        lines += [f"| {t['name']} | {t['type']} | {t['out_shape']} |" for t in tr]
+        if e['uncalled_leaf_modules']:
+            lines += ['', f"Never called: {', '.join(e['uncalled_leaf_modules'])}"]
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--timm', required=True, help='path to a timm v0.9.16 source tree')
+    ap.add_argument('--out', default=str(Path(__file__).resolve().parent.parent / 'test/fixtures/models'))
+    args = ap.parse_args()
+    sys.path.insert(0, args.timm)
+    import timm
+    assert timm.__version__ == '0.9.16', f'expected timm 0.9.16, got {timm.__version__}'
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    entries, shapes, traces, failed = [], [], [], []
+    for i, cfg in enumerate(CONFIGS):
+        entry, sh, tr = make_fixture(cfg, i, out_dir)
+        problems = check_quality(entry)
+        failed += [f"{cfg['name']}: {p}" for p in problems]
+        print(f"{cfg['name']:24s} params={entry['num_params']:8d} "
+              + ' '.join(f'{k}={v:.3g}' for k, v in entry['checks'].items()))
+        entries.append(entry)
+        shapes.append(sh)
+        traces.append(tr)
+
+    manifest = dict(generator='scripts/gen_model_fixtures.py', timm_version=timm.__version__,
+                    torch_version=torch.__version__, batch=BATCH,
+                    io_tensors=['input', 'tangent', 'logits', 'probs', 'jvp_logits', 'jvp_probs'],
+                    fixtures=entries,
+                    preprocessing={a: preprocessing(a) for a in NAMED_ARCHS})
+    (out_dir / 'manifest.json').write_text(json.dumps(manifest, indent=1) + '\n')
+    (out_dir / 'MODULES.md').write_text(modules_markdown(entries, shapes, traces))
+    if failed:
+        sys.exit('quality checks failed:\n  ' + '\n  '.join(failed))
+
+
+if __name__ == '__main__':
+    main()

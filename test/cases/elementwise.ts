@@ -1,0 +1,68 @@
+import { ops } from '../../engine/index.js';
+import type { OpCase } from '../helpers/optest.js';
+import { binaryRef, unaryRef } from '../ref/elementwise.js';
+import { map } from '../ref/ndarray.js';
+
+const positive = (rng: { uniforms(n: number, lo: number, hi: number): Float64Array }, n: number) => rng.uniforms(n, 0.2, 4);
+/** Away from the kinks at 0 (and 6, +-3) so central differences see one side. */
+const offKinks = (rng: { normals(n: number, s: number): Float64Array }, n: number) =>
+  rng.normals(n, 3).map((v) => (Math.abs(v) < 0.05 || Math.abs(Math.abs(v) - 3) < 0.05 || Math.abs(v - 6) < 0.05 ? v + 0.2 : v));
+
+const EDGE = [0, -0, 1, -1, 5.5, -5.5, 30, -30, 1e-3, -1e-3, 3, -3, 6, 80, -80, 0.5, 1e4, -1e4];
+const POSITIVE_EDGE = [1e-6, 1e-3, 0.5, 1, 2, 1e3, 1e6, 3e-7, 4, 9, 16, 100, 1e-4, 7, 0.1];
+const edge = (values: number[]) => ({ shape: [values.length], values });
+
+const unaryCases: [keyof typeof ops & string, string, boolean][] = [
+  ['relu', 'relu', false],
+  ['relu6', 'relu6', false],
+  ['gelu', 'gelu', false],
+  ['geluTanh', 'gelu_tanh', false],
+  ['silu', 'silu', false],
+  ['sigmoid', 'sigmoid', false],
+  ['tanh', 'tanh', false],
+  ['hardswish', 'hardswish', false],
+  ['exp', 'exp', false],
+  ['log', 'log', true],
+  ['sqrt', 'sqrt', true],
+  ['rsqrt', 'rsqrt', true],
+  ['square', 'square', false],
+];
+
+export const elementwiseCases: OpCase[] = [
+  ...unaryCases.map(([fn, op, pos]): OpCase => ({
+    name: fn,
+    inputs: [{ shape: [3, 5, 7], init: pos ? positive : offKinks }],
+    gpu: ([x]) => (ops[fn] as (x: unknown) => ReturnType<typeof ops.relu>)(x),
+    ref: ([x]) => unaryRef(op)(x!),
+    edges: [[edge(op === 'exp' ? EDGE.filter((v) => v < 80) : pos ? POSITIVE_EDGE : EDGE)]],
+  })),
+  {
+    name: 'affine',
+    inputs: [{ shape: [4, 9] }],
+    gpu: ([x]) => ops.affine(x!, -2.5, 0.75),
+    ref: ([x]) => map(x!, (v) => -2.5 * v + 0.75),
+  },
+  ...(['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const).map(
+    (op): OpCase => ({
+      name: `${op} (broadcast [2,3,4,5] with [3,1,5])`,
+      inputs: [
+        { shape: [2, 3, 4, 5] },
+        { shape: [3, 1, 5], init: op === 'div' ? (rng, n) => rng.uniforms(n, 0.5, 2).map((v, i) => (i % 2 ? v : -v)) : undefined },
+      ],
+      gpu: ([a, b]) => ops[op](a!, b!),
+      ref: ([a, b]) => binaryRef(op)(a!, b!),
+    }),
+  ),
+  {
+    name: 'mul (bias-like constant [4,1,1] times [2,4,3,3])',
+    inputs: [{ shape: [4, 1, 1], constant: true }, { shape: [2, 4, 3, 3] }],
+    gpu: ([a, b]) => ops.mul(a!, b!),
+    ref: ([a, b]) => binaryRef('mul')(a!, b!),
+  },
+  {
+    name: 'add (tangent broadcast up: [1,4,1] + constant [2,4,3])',
+    inputs: [{ shape: [1, 4, 1] }, { shape: [2, 4, 3], constant: true }],
+    gpu: ([a, b]) => ops.add(a!, b!),
+    ref: ([a, b]) => binaryRef('add')(a!, b!),
+  },
+];
