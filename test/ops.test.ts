@@ -2,6 +2,12 @@ import { beforeAll, afterAll } from 'vitest';
 import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { elementwiseCases } from './cases/elementwise.js';
+import { matmulCases } from './cases/matmul.js';
+import { convCases } from './cases/conv.js';
+import { poolingCases } from './cases/pooling.js';
+import { reduceCases } from './cases/reduce.js';
+import { normCases } from './cases/norm.js';
+import { layoutCases } from './cases/layout.js';
 
 beforeAll(async () => {
   await init();
@@ -10,4 +16,14 @@ afterAll(async () => {
   await shutdown();
 });
 
-runOpTable([...elementwiseCases]);
+/** The op table: every op's forward against its float64 reference, its JVP against
+ * central differences, K tangents at once against single runs. */
+runOpTable([
+  ...elementwiseCases,
+  ...matmulCases,
+  ...convCases,
+  ...poolingCases,
+  ...reduceCases,
+  ...normCases,
+  ...layoutCases,
+]);

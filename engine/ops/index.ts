@@ -1,14 +1,32 @@
 import { installPrimitives } from '../bind.js';
 import type { PrimitiveTable } from '../primitives.js';
 import { elementwise, type ElementwiseParams } from './elementwise.js';
+import { matmulPrims, type MatmulParams } from './matmul.js';
+import { convPrims, type ConvParams } from './conv.js';
+import { poolingPrims, type PoolingParams } from './pooling.js';
+import { reducePrims, type ReduceParams } from './reduce.js';
+import { normPrims, type NormParams } from './norm.js';
+import { layoutPrims, type LayoutParams } from './layout.js';
 
 /** Every primitive's parameters; the table below must define each one (forward kernel
  * and JVP rule), or this file does not compile. */
-export type PrimitiveParams = ElementwiseParams;
+export type PrimitiveParams = ElementwiseParams &
+  MatmulParams &
+  ConvParams &
+  PoolingParams &
+  ReduceParams &
+  NormParams &
+  LayoutParams;
 export type Primitive = keyof PrimitiveParams;
 
 export const primitives: PrimitiveTable<PrimitiveParams> = {
   ...elementwise,
+  ...matmulPrims,
+  ...convPrims,
+  ...poolingPrims,
+  ...reducePrims,
+  ...normPrims,
+  ...layoutPrims,
 };
 
 installPrimitives(primitives);

@@ -1,0 +1,5 @@
+import type { PrimitiveTable } from '../primitives.js';
+
+export interface ReduceParams {}
+
+export const reducePrims: PrimitiveTable<ReduceParams> = {};
