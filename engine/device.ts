@@ -44,11 +44,13 @@ async function nodeAdapter(): Promise<GPUAdapter | null> {
     instances.push(gpu);
     return (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ?? null;
   };
+  const env = (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process.env;
+  // SwiftShader complains on stderr at every start without it; any writable dir will do.
+  env.XDG_RUNTIME_DIR ??= '/tmp';
   const first = await request();
   if (first) return first;
   const fsSpecifier = 'node:fs';
   const { existsSync } = (await import(/* @vite-ignore */ fsSpecifier)) as typeof import('node:fs');
-  const env = (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process.env;
   const previous = env.VK_ICD_FILENAMES;
   for (const icd of SOFTWARE_ICDS) {
     if (!existsSync(icd)) continue;

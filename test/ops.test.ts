@@ -8,6 +8,7 @@ import { poolingCases } from './cases/pooling.js';
 import { reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
 import { layoutCases } from './cases/layout.js';
+import { attentionCases } from './cases/attention.js';
 
 beforeAll(async () => {
   await init();
@@ -26,4 +27,5 @@ runOpTable([
   ...reduceCases,
   ...normCases,
   ...layoutCases,
+  ...attentionCases,
 ]);

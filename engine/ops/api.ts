@@ -6,3 +6,4 @@ export * from './pooling.js';
 export * from './reduce.js';
 export * from './norm.js';
 export * from './layout.js';
+export * from './attention.js';

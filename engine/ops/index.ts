@@ -7,6 +7,7 @@ import { poolingPrims, type PoolingParams } from './pooling.js';
 import { reducePrims, type ReduceParams } from './reduce.js';
 import { normPrims, type NormParams } from './norm.js';
 import { layoutPrims, type LayoutParams } from './layout.js';
+import { attentionPrims, type AttentionParams } from './attention.js';
 
 /** Every primitive's parameters; the table below must define each one (forward kernel
  * and JVP rule), or this file does not compile. */
@@ -16,7 +17,8 @@ export type PrimitiveParams = ElementwiseParams &
   PoolingParams &
   ReduceParams &
   NormParams &
-  LayoutParams;
+  LayoutParams &
+  AttentionParams;
 export type Primitive = keyof PrimitiveParams;
 
 export const primitives: PrimitiveTable<PrimitiveParams> = {
@@ -27,6 +29,7 @@ export const primitives: PrimitiveTable<PrimitiveParams> = {
   ...reducePrims,
   ...normPrims,
   ...layoutPrims,
+  ...attentionPrims,
 };
 
 installPrimitives(primitives);

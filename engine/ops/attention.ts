@@ -1,0 +1,5 @@
+import type { PrimitiveTable } from '../primitives.js';
+
+export interface AttentionParams {}
+
+export const attentionPrims: PrimitiveTable<AttentionParams> = {};

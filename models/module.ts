@@ -1,0 +1,127 @@
+import { LeeError } from '../engine/errors.js';
+import type { HostTensor } from '../engine/safetensors.js';
+import { Tensor, type Shape } from '../engine/tensor.js';
+import type { Dual } from '../engine/dual.js';
+
+/** A weight slot: its expected shape, and its GPU tensor once loaded. */
+export class Param {
+  tensor: Tensor | null = null;
+  constructor(readonly shape: Shape) {}
+
+  get value(): Tensor {
+    if (!this.tensor) throw new Error('parameter used before weights were loaded');
+    return this.tensor;
+  }
+}
+
+export const param = (...shape: number[]): Param => new Param(shape);
+
+/** A layer with timm's name. Fields that are Params, Modules or arrays of Modules are
+ * its weights and children, named by their field names (arrays by index), so the
+ * object tree spells timm's state_dict keys. */
+export abstract class Module {
+  /** timm's dotted path (`layer1.0.conv2`), set by `nameModules`. */
+  name = '';
+
+  abstract forward(x: Dual): Dual;
+
+  /** timm's class name for reports (`Conv2d`, `Attention`). */
+  get type(): string {
+    return this.constructor.name;
+  }
+
+  /** Direct children and weights, by field name, in declaration order. */
+  entries(): [string, Module | Param][] {
+    const out: [string, Module | Param][] = [];
+    for (const [key, value] of Object.entries(this)) {
+      if (value instanceof Module || value instanceof Param) out.push([key, value]);
+      else if (Array.isArray(value)) {
+        value.forEach((v, i) => {
+          if (v instanceof Module || v instanceof Param) out.push([`${key}.${i}`, v]);
+        });
+      }
+    }
+    return out;
+  }
+}
+
+/** A list of modules applied in order, named 0, 1, ... like nn.Sequential. */
+export class Sequential extends Module {
+  readonly items: Module[];
+  constructor(items: Module[]) {
+    super();
+    this.items = items;
+  }
+  override entries(): [string, Module | Param][] {
+    return this.items.map((m, i) => [String(i), m]);
+  }
+  forward(x: Dual): Dual {
+    for (const m of this.items) x = m.forward(x);
+    return x;
+  }
+}
+
+/** Every parameter under its state_dict key. */
+export function namedParams(root: Module, prefix = ''): Map<string, Param> {
+  const out = new Map<string, Param>();
+  for (const [key, v] of root.entries()) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (v instanceof Param) out.set(path, v);
+    else for (const [k, p] of namedParams(v, path)) out.set(k, p);
+  }
+  return out;
+}
+
+/** Every module under its dotted name, parents before children. */
+export function namedModules(root: Module, prefix = ''): [string, Module][] {
+  const out: [string, Module][] = [];
+  for (const [key, v] of root.entries()) {
+    if (!(v instanceof Module)) continue;
+    const path = prefix ? `${prefix}.${key}` : key;
+    out.push([path, v], ...namedModules(v, path));
+  }
+  return out;
+}
+
+export function nameModules(root: Module): void {
+  root.name = '';
+  for (const [name, m] of namedModules(root)) m.name = name;
+}
+
+/** Keys that timm's state_dict holds but that carry no weights we use. */
+const IGNORED = /(^|\.)num_batches_tracked$/;
+
+/** Check every key and shape against the module tree, then upload the weights.
+ * Missing, unexpected and mis-shaped keys are listed together in one error. */
+export function loadWeights(root: Module, tensors: Map<string, HostTensor>, source = 'weights'): void {
+  const params = namedParams(root);
+  const missing: string[] = [];
+  const misshaped: string[] = [];
+  for (const [key, p] of params) {
+    const t = tensors.get(key);
+    if (!t) missing.push(key);
+    else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+      misshaped.push(`${key}: file has [${t.shape.join(', ')}], model expects [${p.shape.join(', ')}]`);
+    }
+  }
+  const unexpected = [...tensors.keys()].filter((k) => !params.has(k) && !IGNORED.test(k));
+  if (missing.length || unexpected.length || misshaped.length) {
+    const list = (title: string, keys: string[]) =>
+      keys.length ? `\n  ${title} (${keys.length}): ${keys.slice(0, 12).join(', ')}${keys.length > 12 ? ', ...' : ''}` : '';
+    throw new LeeError(
+      `${source} do not match the model${list('missing keys', missing)}${list('unexpected keys', unexpected)}${list('mis-shaped', misshaped)}`,
+    );
+  }
+  for (const [key, p] of params) {
+    p.tensor?.dispose();
+    p.tensor = Tensor.fromData(tensors.get(key)!.data, p.shape);
+  }
+}
+
+/** Free every loaded weight of the tree. */
+export function disposeWeights(root: Module): void {
+  for (const p of namedParams(root).values()) {
+    p.tensor?.dispose();
+    p.tensor = null;
+  }
+}

@@ -1,0 +1,39 @@
+import { LeeError } from '../engine/errors.js';
+import type { HostTensor } from '../engine/safetensors.js';
+import { loadWeights, nameModules, namedParams, type Module } from './module.js';
+import type { ModelSpec } from './spec.js';
+import { resnetSpecs } from './resnet.js';
+import { vitSpecs } from './vit.js';
+import { mixerSpecs } from './mixer.js';
+import { convnextSpecs } from './convnext.js';
+
+export const MODELS: ModelSpec[] = [...resnetSpecs, ...vitSpecs, ...mixerSpecs, ...convnextSpecs];
+
+export function modelSpec(name: string): ModelSpec {
+  const spec = MODELS.find((m) => m.name === name);
+  if (!spec) {
+    throw new LeeError(`unknown model '${name}'. Known models: ${MODELS.map((m) => m.name).join(', ')}`);
+  }
+  return spec;
+}
+
+/** Build `name` with sizes read from `weights`, check every key and shape, load them. */
+export function createModel(name: string, weights: Map<string, HostTensor>, source = 'weights'): Module {
+  const spec = modelSpec(name);
+  let model: Module;
+  try {
+    model = spec.build(weights);
+  } catch (e) {
+    if (e instanceof LeeError) throw new LeeError(`${source} are not a ${name} state_dict: ${e.message}`);
+    throw e;
+  }
+  nameModules(model);
+  loadWeights(model, weights, source);
+  return model;
+}
+
+export function parameterCount(model: Module): number {
+  let n = 0;
+  for (const p of namedParams(model).values()) n += p.shape.reduce((a, b) => a * b, 1);
+  return n;
+}

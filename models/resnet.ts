@@ -1,0 +1,3 @@
+import type { ModelSpec } from './spec.js';
+
+export const resnetSpecs: ModelSpec[] = [];

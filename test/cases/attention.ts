@@ -1,0 +1,3 @@
+import type { OpCase } from '../helpers/optest.js';
+
+export const attentionCases: OpCase[] = [];

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { init, shutdown, Tensor, tidy, dual } from '../../engine/index.js';
+import { loadSafetensors } from '../../engine/safetensors.js';
+import { createModel } from '../../models/registry.js';
+import { disposeWeights } from '../../models/module.js';
+import { relL2 } from './compare.js';
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
+
+export interface Fixture {
+  name: string;
+  arch: string;
+  weights: string;
+  io: string;
+  image_size: [number, number];
+  num_classes: number;
+}
+
+export function fixtures(filter: (f: Fixture) => boolean): Fixture[] {
+  const manifest = JSON.parse(readFileSync(`${FIXTURES}manifest.json`, 'utf8')) as { fixtures: Fixture[] };
+  return manifest.fixtures.filter(filter);
+}
+
+/** max |got - want| <= 1e-4 max|want| + 1e-5 (SPEC 7) */
+export function expectLogitsClose(got: Float32Array, want: Float32Array, label: string): void {
+  let maxAbs = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(want[i]!));
+    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+  }
+  expect(got.length, `${label} length`).toBe(want.length);
+  expect(maxDiff, `${label}: max |diff| ${maxDiff} vs bound`).toBeLessThanOrEqual(1e-4 * maxAbs + 1e-5);
+}
+
+/** Logits and the JVP along the fixture's input tangent against PyTorch (float64 reference). */
+export function runParity(list: Fixture[]): void {
+  beforeAll(async () => {
+    await init();
+  });
+  afterAll(async () => {
+    await shutdown();
+  });
+  for (const f of list) {
+    describe(`${f.name} (${f.arch})`, () => {
+      it('logits match timm and the JVP matches torch forward-mode', async () => {
+        const weights = await loadSafetensors(`${FIXTURES}${f.weights}`);
+        const io = (await loadSafetensors(`${FIXTURES}${f.io}`)).tensors;
+        const model = createModel(f.arch, weights.tensors, f.weights);
+        const input = io.get('input')!;
+        const tangent = io.get('tangent')!;
+        const x = Tensor.fromData(input.data, input.shape);
+        const t = Tensor.fromData(tangent.data, [1, ...tangent.shape]);
+        const out = tidy(() => model.forward(dual(x, t)));
+        const logits = await out.primal.read();
+        const jvp = await out.tangents!.read();
+        expectLogitsClose(logits, io.get('logits')!.data, `${f.name} logits`);
+        const err = relL2(jvp, io.get('jvp_logits')!.data);
+        expect(err, `${f.name} JVP relative L2`).toBeLessThanOrEqual(1e-3);
+        for (const v of [x, t, out.primal, out.tangents!]) v.dispose();
+        disposeWeights(model);
+      });
+    });
+  }
+}
