@@ -3,6 +3,7 @@ import { shutdown } from '../engine/runtime.js';
 import { VERSION } from '../index.js';
 import { info, infoHelp } from './commands/info.js';
 import { bench, benchHelp } from './commands/bench.js';
+import { models, modelsHelp } from './commands/models.js';
 
 interface Command {
   run: (argv: string[]) => Promise<void>;
@@ -12,6 +13,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   info: { run: info, help: infoHelp, summary: 'print the WebGPU adapter and engine version' },
+  models: { run: models, help: modelsHelp, summary: 'list the architectures, with parameter counts and preprocessing' },
   bench: { run: bench, help: benchHelp, summary: 'measure kernel throughput (GFLOP/s) on this adapter' },
 };
 
