@@ -1,3 +1,119 @@
-import type { OpCase } from '../helpers/optest.js';
+import { ops } from '../../engine/index.js';
+import type { EdgeInput, OpCase } from '../helpers/optest.js';
+import { logSoftmaxRefAt, maxRef, meanRef, softmaxRefAt, sumRef } from '../ref/reduce.js';
 
-export const reduceCases: OpCase[] = [];
+type Axes = number | number[] | undefined;
+
+/** [shape, axes, keepDims, what it exercises] */
+const REDUCTIONS: [number[], Axes, boolean, string][] = [
+  [[3, 5, 7], -1, false, 'last axis, short rows'],
+  [[3, 5, 7], [0, 2], true, 'non-adjacent axes, keepDims'],
+  [[2, 3, 4, 5], [-1, -2], false, 'two trailing axes given negative'],
+  [[4, 6], undefined, false, 'every axis'],
+  [[1, 5, 1], 0, true, 'size-1 axis'],
+  [[2, 1000], 1, false, 'long rows'],
+  [[300, 3], 0, false, 'long strided column'],
+  [[2, 37, 3], 1, true, 'middle axis, odd length'],
+  [[2, 3, 2, 4, 3], [1, 3], false, 'three kept groups (general strided view)'],
+  [[1, 9000], -1, false, 'one long row'],
+];
+
+/** Ties, equal rows, large magnitudes, a NaN (max propagates it). */
+const tieEdges: EdgeInput[][] = [
+  [{ shape: [3, 4], values: [1, 3, 3, 0, -2, -2, -2, -2, 5, -1e4, 5, 1e4] }],
+  [{ shape: [2, 20], values: Array.from({ length: 40 }, (_, i) => (i * 7) % 5) }],
+  [{ shape: [2, 20], values: Array.from({ length: 40 }, (_, i) => (i === 33 ? NaN : i % 3)) }],
+  [{ shape: [2, 3], values: [1, NaN, 2, -1, -3, -2] }],
+];
+
+const name = (op: string, shape: number[], axes: Axes, keep: boolean, what: string) =>
+  `${op} [${shape.join(',')}] axes ${axes === undefined ? 'all' : JSON.stringify(axes)}${keep ? ' keepDims' : ''} (${what})`;
+
+const reductionCases: OpCase[] = REDUCTIONS.flatMap(([shape, axes, keep, what]): OpCase[] => [
+  {
+    name: name('sum', shape, axes, keep, what),
+    inputs: [{ shape }],
+    gpu: ([x]) => ops.sum(x!, axes, keep),
+    ref: ([x]) => sumRef(x!, axes, keep),
+  },
+  {
+    name: name('mean', shape, axes, keep, what),
+    inputs: [{ shape }],
+    gpu: ([x]) => ops.mean(x!, axes, keep),
+    ref: ([x]) => meanRef(x!, axes, keep),
+  },
+  {
+    name: name('max', shape, axes, keep, what),
+    inputs: [{ shape }],
+    gpu: ([x]) => ops.max(x!, axes, keep),
+    ref: ([x]) => maxRef(x!, axes, keep),
+  },
+]);
+
+/** Logits far apart: exp overflows without the max subtraction. */
+const largeLogits: EdgeInput[][] = [
+  [{ shape: [2, 5], values: [50, -50, 49, 0, 50, -50, -49.5, -50, 10, -20] }],
+  [{ shape: [1, 4], values: [88, 89, 90, 100] }],
+];
+
+/** [shape, axis, what] */
+const SOFTMAXES: [number[], number | undefined, string][] = [
+  [[3, 10], undefined, 'last axis'],
+  [[2, 1000], -1, 'long row'],
+  [[2, 5, 3], 1, 'strided rows (inner 3)'],
+  [[4, 1], -1, 'rows of one'],
+  [[3, 2, 33], 2, 'odd row length'],
+];
+
+const softmaxCases: OpCase[] = SOFTMAXES.flatMap(([shape, axis, what]): OpCase[] => [
+  {
+    name: `softmax [${shape.join(',')}] axis ${axis ?? -1} (${what})`,
+    inputs: [{ shape, init: (rng, n) => rng.normals(n, 2) }],
+    gpu: ([x]) => ops.softmax(x!, axis),
+    ref: ([x]) => softmaxRefAt(x!, axis),
+    edges: shape.length === 2 && shape[1]! > 1 && shape[1]! < 100 ? largeLogits : undefined,
+  },
+  {
+    name: `logSoftmax [${shape.join(',')}] axis ${axis ?? -1} (${what})`,
+    inputs: [{ shape, init: (rng, n) => rng.normals(n, 2) }],
+    gpu: ([x]) => ops.logSoftmax(x!, axis),
+    ref: ([x]) => logSoftmaxRefAt(x!, axis),
+    edges: shape.length === 2 && shape[1]! > 1 && shape[1]! < 100 ? largeLogits : undefined,
+  },
+]);
+
+/** Many long rows: few threads per row, so long serial shares (blocked partial sums). */
+const manyRows: OpCase[] = [
+  {
+    name: 'sum [130,1100] axis 1 (many long rows)',
+    inputs: [{ shape: [130, 1100] }],
+    gpu: ([x]) => ops.sum(x!, 1),
+    ref: ([x]) => sumRef(x!, 1),
+  },
+  {
+    name: 'softmax [130,1100] (many long rows)',
+    inputs: [{ shape: [130, 1100] }],
+    gpu: ([x]) => ops.softmax(x!),
+    ref: ([x]) => softmaxRefAt(x!),
+  },
+];
+
+export const reduceCases: OpCase[] = [
+  ...reductionCases,
+  ...manyRows,
+  {
+    name: 'max [3,4] axis -1 (ties, NaN: edge values)',
+    inputs: [{ shape: [3, 4] }],
+    gpu: ([x]) => ops.max(x!, -1),
+    ref: ([x]) => maxRef(x!, -1),
+    edges: tieEdges.filter((e) => e[0]!.shape[0] === 3),
+  },
+  {
+    name: 'max [2,20] / [2,3] axis 1 (ties in long rows, NaN: edge values)',
+    inputs: [{ shape: [2, 20] }],
+    gpu: ([x]) => ops.max(x!, 1),
+    ref: ([x]) => maxRef(x!, 1),
+    edges: tieEdges.filter((e) => e[0]!.shape[0] === 2),
+  },
+  ...softmaxCases,
+];
