@@ -9,6 +9,7 @@ import { reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
 import { layoutCases } from './cases/layout.js';
 import { attentionCases } from './cases/attention.js';
+import { sampleCases } from './cases/sample.js';
 
 beforeAll(async () => {
   await init();
@@ -28,4 +29,5 @@ runOpTable([
   ...normCases,
   ...layoutCases,
   ...attentionCases,
+  ...sampleCases,
 ]);

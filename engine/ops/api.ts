@@ -7,3 +7,4 @@ export * from './reduce.js';
 export * from './norm.js';
 export * from './layout.js';
 export * from './attention.js';
+export * from './sample.js';

@@ -8,6 +8,7 @@ import { reducePrims, type ReduceParams } from './reduce.js';
 import { normPrims, type NormParams } from './norm.js';
 import { layoutPrims, type LayoutParams } from './layout.js';
 import { attentionPrims, type AttentionParams } from './attention.js';
+import { samplePrims, type SampleParams } from './sample.js';
 
 /** Every primitive's parameters; the table below must define each one (forward kernel
  * and JVP rule), or this file does not compile. */
@@ -18,7 +19,8 @@ export type PrimitiveParams = ElementwiseParams &
   ReduceParams &
   NormParams &
   LayoutParams &
-  AttentionParams;
+  AttentionParams &
+  SampleParams;
 export type Primitive = keyof PrimitiveParams;
 
 export const primitives: PrimitiveTable<PrimitiveParams> = {
@@ -30,6 +32,7 @@ export const primitives: PrimitiveTable<PrimitiveParams> = {
   ...normPrims,
   ...layoutPrims,
   ...attentionPrims,
+  ...samplePrims,
 };
 
 installPrimitives(primitives);

@@ -1,0 +1,53 @@
+import { nd, type ND } from './ndarray.js';
+
+/** The paper's reflection of an integer tap index into [0, n). */
+export function reflectIndex(k: number, n: number): number {
+  const m = n - 1;
+  if (m <= 0) return 0;
+  return Math.min(Math.max(m - Math.abs(m - Math.abs(k)), 0), m);
+}
+
+function cubic(t: number): number[] {
+  // Keys' cubic convolution kernel, a = -0.5, at distances 1 + t, t, 1 - t, 2 - t
+  const a = -0.5;
+  const k = (s: number) => {
+    const x = Math.abs(s);
+    if (x <= 1) return (a + 2) * x ** 3 - (a + 3) * x ** 2 + 1;
+    if (x < 2) return a * x ** 3 - 5 * a * x ** 2 + 8 * a * x - 4 * a;
+    return 0;
+  };
+  return [k(1 + t), k(t), k(1 - t), k(2 - t)];
+}
+
+/** Float64 grid sampling: x [B,C,H,W] at grid [B|1,Ho,Wo,2] (column, row) in pixels. */
+export function gridSampleRef(x: ND, grid: ND, interp: 'bilinear' | 'bicubic'): ND {
+  const [B, C, H, W] = x.shape as [number, number, number, number];
+  const [GB, Ho, Wo] = grid.shape as [number, number, number];
+  const out = nd([B, C, Ho, Wo]);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < Ho; i++) {
+      for (let j = 0; j < Wo; j++) {
+        const g = (((GB === 1 ? 0 : b) * Ho + i) * Wo + j) * 2;
+        const u = grid.data[g]!;
+        const v = grid.data[g + 1]!;
+        const fu = Math.floor(u);
+        const fv = Math.floor(v);
+        const taps = interp === 'bilinear' ? [0, 1] : [-1, 0, 1, 2];
+        const wu = interp === 'bilinear' ? [1 - (u - fu), u - fu] : cubic(u - fu);
+        const wv = interp === 'bilinear' ? [1 - (v - fv), v - fv] : cubic(v - fv);
+        for (let c = 0; c < C; c++) {
+          let s = 0;
+          taps.forEach((dy, a) => {
+            taps.forEach((dx, e) => {
+              const r = reflectIndex(fv + dy, H);
+              const q = reflectIndex(fu + dx, W);
+              s += wv[a]! * wu[e]! * x.data[((b * C + c) * H + r) * W + q]!;
+            });
+          });
+          out.data[((b * C + c) * Ho + i) * Wo + j] = s;
+        }
+      }
+    }
+  }
+  return out;
+}
