@@ -1,0 +1,177 @@
+import { ops, keep, runtime, Tensor, type Dual, type Runtime } from '../engine/index.js';
+import { Module, Param, param } from './module.js';
+
+/** Leaf layers shared by the model families. Class names are torch's / timm's (they
+ * are the module types in layerwise reports); fields are their state_dict names. */
+
+/** nn.Conv2d with square kernel; no bias unless asked (timm's ResNets have none). */
+export class Conv2d extends Module {
+  readonly weight: Param;
+  readonly bias?: Param;
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernel: number,
+    readonly options: { stride?: number; padding?: number; dilation?: number; groups?: number; bias?: boolean } = {},
+  ) {
+    super();
+    const groups = options.groups ?? 1;
+    this.weight = param(outChannels, inChannels / groups, kernel, kernel);
+    if (options.bias) this.bias = param(outChannels);
+  }
+  forward(x: Dual): Dual {
+    const { stride, padding, dilation, groups } = this.options;
+    return ops.conv2d(x, this.weight.value, this.bias?.value ?? null, { stride, padding, dilation, groups });
+  }
+}
+
+/** nn.BatchNorm2d in eval mode: running statistics, never batch statistics. */
+export class BatchNorm2d extends Module {
+  readonly weight: Param;
+  readonly bias: Param;
+  readonly running_mean: Param;
+  readonly running_var: Param;
+  constructor(
+    channels: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+    this.weight = param(channels);
+    this.bias = param(channels);
+    this.running_mean = param(channels);
+    this.running_var = param(channels);
+  }
+  forward(x: Dual): Dual {
+    return ops.batchNorm(x, this.running_mean.value, this.running_var.value, this.weight.value, this.bias.value, this.eps);
+  }
+}
+
+/** nn.Linear over the last axis: y = x W^T + b, weight [out, in]. */
+export class Linear extends Module {
+  readonly weight: Param;
+  readonly bias?: Param;
+  constructor(inFeatures: number, outFeatures: number, bias = true) {
+    super();
+    this.weight = param(outFeatures, inFeatures);
+    if (bias) this.bias = param(outFeatures);
+  }
+  forward(x: Dual): Dual {
+    return ops.linear(x, this.weight.value, this.bias?.value ?? null);
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Dual): Dual {
+    return ops.relu(x);
+  }
+}
+
+/** nn.Identity; also stands for eval-mode Dropout / DropPath / DropBlock slots, which
+ * timm keeps as modules (they appear in its leaf lists). */
+export class Identity extends Module {
+  forward(x: Dual): Dual {
+    return x;
+  }
+}
+
+/** nn.MaxPool2d, square window; padding counts as -inf as in PyTorch. */
+export class MaxPool2d extends Module {
+  constructor(
+    readonly kernel: number,
+    readonly stride = kernel,
+    readonly padding = 0,
+  ) {
+    super();
+  }
+  forward(x: Dual): Dual {
+    return ops.maxPool2d(x, { kernel: this.kernel, stride: this.stride, padding: this.padding });
+  }
+}
+
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly output: number | [number, number]) {
+    super();
+  }
+  forward(x: Dual): Dual {
+    return ops.adaptiveAvgPool2d(x, this.output);
+  }
+}
+
+/** nn.Flatten: axes start_dim..end of NCHW into one (default: all but the batch). */
+export class Flatten extends Module {
+  constructor(readonly startDim = 1) {
+    super();
+  }
+  forward(x: Dual): Dual {
+    return ops.flatten(x, this.startDim);
+  }
+}
+
+/** timm's SelectAdaptivePool2d with pool_type 'avg': `pool` then `flatten`, which is
+ * nn.Flatten(1) when the head flattens here (ResNet) and Identity when it does not
+ * (ConvNeXt keeps [B, C, 1, 1] for its head norm). */
+export class SelectAdaptivePool2d extends Module {
+  readonly pool = new AdaptiveAvgPool2d(1);
+  readonly flatten: Module;
+  constructor(flatten = true) {
+    super();
+    this.flatten = flatten ? new Flatten(1) : new Identity();
+  }
+  forward(x: Dual): Dual {
+    return this.flatten.forward(this.pool.forward(x));
+  }
+}
+
+/** Binomial filter taps for timm's BlurPool2d: coefficients of (0.5 + 0.5 z)^(n-1). */
+function binomial(n: number): number[] {
+  let c = [1];
+  for (let i = 1; i < n; i++) c = [...c, 0].map((v, j) => 0.5 * (v + (j > 0 ? c[j - 1]! : 0)));
+  return c;
+}
+
+/** Blur filters per runtime and size: constants shared by every BlurPool2d of every
+ * model (bounded by the distinct channel counts), uploaded on first use and kept for
+ * the runtime's life, outside any tidy scope. A new runtime (after shutdown/init) gets
+ * its own; the old ones died with their device. */
+const blurFilters = new WeakMap<Runtime, Map<string, Tensor>>();
+
+function blurFilter(channels: number, filtSize: number): Tensor {
+  const rt = runtime();
+  let cache = blurFilters.get(rt);
+  if (!cache) blurFilters.set(rt, (cache = new Map()));
+  const key = `${channels}:${filtSize}`;
+  let filt = cache.get(key);
+  if (!filt || filt.disposed) {
+    const c = binomial(filtSize);
+    const taps = c.flatMap((a) => c.map((b) => a * b));
+    const data = new Float32Array(channels * taps.length);
+    for (let ch = 0; ch < channels; ch++) data.set(taps, ch * taps.length);
+    filt = keep(Tensor.fromData(data, [channels, 1, filtSize, filtSize]));
+    cache.set(key, filt);
+  }
+  return filt;
+}
+
+/** timm's BlurPool2d (Zhang 2019, "Making convolutional networks shift-invariant
+ * again"): reflect-pad, then a depthwise binomial low-pass (3 taps: [1,2,1]^T [1,2,1] / 16)
+ * at `stride`. The filter is a constant, non-persistent buffer in timm, so it is no
+ * Param here: it is not in the state_dict walk and never loaded from a file. */
+export class BlurPool2d extends Module {
+  readonly padding: number;
+
+  constructor(
+    readonly channels: number,
+    readonly filtSize = 3,
+    readonly stride = 2,
+  ) {
+    super();
+    // timm's get_padding(filt_size, stride): ((stride - 1) + (filt_size - 1)) // 2, all four sides
+    this.padding = Math.floor((stride - 1 + (filtSize - 1)) / 2);
+  }
+
+  forward(x: Dual): Dual {
+    const p = this.padding;
+    const padded = ops.pad(x, [p, p, p, p], 'reflect');
+    return ops.conv2d(padded, blurFilter(this.channels, this.filtSize), null, { stride: this.stride, groups: this.channels });
+  }
+}

@@ -1,0 +1,194 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { runtime, Tensor, tidy, dual, LeeError } from '../engine/index.js';
+import { loadSafetensors, type HostTensor } from '../engine/safetensors.js';
+import { createModel, modelSpec } from '../models/registry.js';
+import { disposeWeights, nameModules, namedModules, namedParams, Module } from '../models/module.js';
+import { BlurPool2d } from '../models/layers.js';
+import { resnetSpecs } from '../models/resnet.js';
+import { FIXTURES, fixtures, runParity, type Fixture } from './helpers/parity.js';
+import { Rng } from './helpers/random.js';
+
+const RESNETS = new Set(resnetSpecs.map((s) => s.name));
+const resnetFixtures = fixtures((f) => RESNETS.has(f.arch));
+
+interface LeafRecord {
+  name: string;
+  type: string;
+}
+
+// One runtime for the whole file (runParity opens and closes it): pipelines compile
+// slowly on software adapters, and the later tests reuse the fixtures' kernels.
+describe('ResNet family', () => {
+  it('covers every ResNet fixture', () => {
+    expect(resnetFixtures.map((f) => f.name).sort()).toEqual(
+      ['resnet18_mini', 'resnet50_mini', 'resnetblur18_mini', 'resnetblur50_mini', 'wide_resnet50_2_mini'].sort(),
+    );
+  });
+  runParity(resnetFixtures);
+
+  describe('structure (no GPU)', () => {
+    const weightsOf = async (f: Fixture) => (await loadSafetensors(`${FIXTURES}${f.weights}`)).tensors;
+
+    it.each(resnetFixtures.map((f) => [f.name, f] as const))('%s: leaf modules carry timm names and types', async (_, f) => {
+      const model = modelSpec(f.arch).build(await weightsOf(f));
+      nameModules(model);
+      const leaves = namedModules(model)
+        .filter(([, m]) => !m.entries().some(([, v]) => v instanceof Module))
+        .map(([name, m]) => `${name}:${m.type}`)
+        .sort();
+      const manifest = JSON.parse(readFileSync(`${FIXTURES}manifest.json`, 'utf8')) as {
+        fixtures: (Fixture & { leaf_modules: LeafRecord[]; uncalled_leaf_modules: LeafRecord[] })[];
+      };
+      const entry = manifest.fixtures.find((m) => m.name === f.name)!;
+      const want = [...entry.leaf_modules, ...entry.uncalled_leaf_modules].map((l) => `${l.name}:${l.type}`);
+      expect(leaves).toEqual([...new Set(want)].sort());
+    });
+
+    // torchvision / timm parameter counts (parameters only; BN running statistics are buffers)
+    it.each([
+      ['resnet18', 11_689_512],
+      ['resnet34', 21_797_672],
+      ['resnet50', 25_557_032],
+      ['resnet101', 44_549_160],
+      ['resnet152', 60_192_808],
+      ['wide_resnet50_2', 68_883_240],
+      ['resnetblur18', 11_689_512],
+      ['resnetblur50', 25_557_032],
+    ] as const)('%s default config has %i parameters', (name, count) => {
+      const model = modelSpec(name).build();
+      let n = 0;
+      for (const [key, p] of namedParams(model)) if (!/running_(mean|var)$/.test(key)) n += p.shape.reduce((a, b) => a * b, 1);
+      expect(n).toBe(count);
+    });
+
+    it('blur filters are not state_dict entries', () => {
+      const model = modelSpec('resnetblur50').build();
+      nameModules(model);
+      const blurs = namedModules(model).filter(([, m]) => m instanceof BlurPool2d).map(([n]) => n);
+      expect(blurs).toEqual(['maxpool.1', 'layer2.0.aa', 'layer3.0.aa', 'layer4.0.aa']);
+      expect([...namedParams(model).keys()].filter((k) => k.includes('aa') || k.startsWith('maxpool'))).toEqual([]);
+    });
+
+    it('every default preprocessing is timm 0.9.16 eval config', () => {
+      const manifest = JSON.parse(readFileSync(`${FIXTURES}manifest.json`, 'utf8')) as {
+        preprocessing: Record<string, { input_size: number[]; crop_pct: number; interpolation: string; mean: number[]; std: number[] }>;
+      };
+      for (const spec of resnetSpecs) {
+        const want = manifest.preprocessing[spec.name]!;
+        expect(spec.preprocess, spec.name).toEqual({
+          inputSize: want.input_size,
+          cropPct: want.crop_pct,
+          interpolation: want.interpolation,
+          mean: want.mean,
+          std: want.std,
+        });
+      }
+    });
+  });
+
+  describe('loading and running', () => {
+    let dir = '';
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'lee-resnet-'));
+    });
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('a truncated weights file is a LeeError', async () => {
+      const bytes = readFileSync(`${FIXTURES}resnet18_mini.safetensors`);
+      const path = join(dir, 'truncated.safetensors');
+      writeFileSync(path, bytes.subarray(0, Math.floor(bytes.length / 2)));
+      await expect(loadSafetensors(path)).rejects.toThrow(LeeError);
+    });
+
+    it("another architecture's weights list the missing and unexpected keys", async () => {
+      const weights = (await loadSafetensors(`${FIXTURES}resnet50_mini.safetensors`)).tensors;
+      let caught: unknown;
+      try {
+        createModel('resnet18', weights, 'resnet50_mini.safetensors');
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(LeeError);
+      const message = (caught as LeeError).message;
+      expect(message).toContain('resnet50_mini.safetensors');
+      expect(message).toMatch(/unexpected keys \(\d+\): .*layer1\.0\.conv3\.weight/);
+      expect(message).toMatch(/mis-shaped .*layer1\.0\.conv1\.weight: file has \[24, 64, 1, 1\], model expects \[24, 64, 3, 3\]/);
+    });
+
+    it('weights of another family list what is missing', async () => {
+      const weights = (await loadSafetensors(`${FIXTURES}vit_mini.safetensors`)).tensors;
+      expect(() => createModel('resnet50', weights, 'vit_mini.safetensors')).toThrow(/missing keys \(\d+\): conv1\.weight/);
+    });
+
+    it('a mis-shaped tensor names the key and both shapes', async () => {
+      const weights = (await loadSafetensors(`${FIXTURES}resnet18_mini.safetensors`)).tensors;
+      const bad = new Map<string, HostTensor>(weights);
+      const w = weights.get('layer2.1.conv2.weight')!;
+      // same element count, wrong layout: only the shape check can catch it
+      bad.set('layer2.1.conv2.weight', { ...w, shape: [w.shape[0]!, w.shape[1]!, 9, 1] });
+      expect(() => createModel('resnet18', bad)).toThrow(LeeError);
+      expect(() => createModel('resnet18', bad)).toThrow(
+        /layer2\.1\.conv2\.weight: file has \[48, 48, 9, 1\], model expects \[48, 48, 3, 3\]/,
+      );
+    });
+
+    it('a missing tensor is named', async () => {
+      const weights = new Map((await loadSafetensors(`${FIXTURES}resnetblur18_mini.safetensors`)).tensors);
+      weights.delete('layer3.0.bn2.running_var');
+      expect(() => createModel('resnetblur18', weights)).toThrow(/missing keys \(1\): layer3\.0\.bn2\.running_var/);
+    });
+
+    it('memory stays flat across forwards (blur filters are made once)', async () => {
+      const weights = (await loadSafetensors(`${FIXTURES}resnetblur18_mini.safetensors`)).tensors;
+      const io = (await loadSafetensors(`${FIXTURES}resnetblur18_mini.io.safetensors`)).tensors;
+      const model = createModel('resnetblur18', weights);
+      const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
+      const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
+      const forward = async () => {
+        const out = tidy(() => model.forward(dual(x, t)));
+        await out.tangents!.read();
+        out.primal.dispose();
+        out.tangents!.dispose();
+        return runtime().pool.liveCount;
+      };
+      // the first forward may upload the shared blur filters; later ones allocate nothing
+      const live = await forward();
+      expect(await forward()).toBe(live);
+      disposeWeights(model);
+      x.dispose();
+      t.dispose();
+      expect(runtime().pool.liveCount).toBe(live - namedParams(model).size - 2);
+    });
+
+    it('full-size resnet50 at 224 px runs on random weights', async () => {
+      const model = modelSpec('resnet50').build();
+      nameModules(model);
+      const rng = new Rng(50);
+      // He-normal convs, identity-ish BN, small head: activations stay O(1) through 16 blocks
+      for (const [key, p] of namedParams(model)) {
+        const n = p.shape.reduce((a, b) => a * b, 1);
+        const fanIn = p.shape.slice(1).reduce((a, b) => a * b, 1);
+        let data: ArrayLike<number>;
+        if (key.endsWith('running_var')) data = rng.uniforms(n, 0.5, 1.5);
+        else if (key.endsWith('running_mean') || key.endsWith('bias')) data = rng.normals(n, 0.1);
+        else if (/bn\d\.weight$|downsample\.1\.weight$/.test(key)) data = rng.uniforms(n, 0.5, 1);
+        else data = rng.normals(n, key === 'fc.weight' ? 0.01 : Math.sqrt(2 / fanIn));
+        p.tensor = Tensor.fromData(data, p.shape);
+      }
+      const x = Tensor.fromData(new Rng(1).normals(3 * 224 * 224), [1, 3, 224, 224]);
+      const out = tidy(() => model.forward(dual(x)));
+      expect(out.primal.shape).toEqual([1, 1000]);
+      const logits = await out.primal.read();
+      expect(logits.every(Number.isFinite)).toBe(true);
+      expect(Math.max(...logits.map(Math.abs))).toBeGreaterThan(0);
+      x.dispose();
+      out.primal.dispose();
+      disposeWeights(model);
+    });
+  });
+});
