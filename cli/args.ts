@@ -18,3 +18,12 @@ export function intFlag(value: string | undefined, name: string, fallback: numbe
   if (!Number.isInteger(n) || n < min) throw new LeeError(`--${name} must be an integer >= ${min}, got '${value}'`);
   return n;
 }
+
+/** Like parseFlags, with positional arguments allowed and returned. */
+export function parseCommand<O extends Options>(argv: string[], options: O, command: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new LeeError(`${command}: ${(e as Error).message.replace(/^.*?: /, '')} (see \`lee ${command} --help\`)`);
+  }
+}

@@ -1,0 +1,115 @@
+import { writeFile } from 'node:fs/promises';
+import { LeeError } from '../../engine/errors.js';
+import { describeAdapter } from '../../engine/device.js';
+import { init } from '../../engine/runtime.js';
+import { encodeSafetensors } from '../../engine/safetensors.js';
+import { disposeWeights } from '../../models/module.js';
+import { runE2E } from '../../lee/e2e.js';
+import { e2eCsv } from '../../lee/report.js';
+import { COLUMN, parseGenerators } from '../../lee/transforms.js';
+import type { Interp } from '../../engine/ops/sample.js';
+import { VERSION } from '../../index.js';
+import { intFlag, parseCommand } from '../args.js';
+import { bundledSource, imageSource, inputSource, resolveModel, DEFAULT_MODEL } from '../inputs.js';
+import { progress } from '../progress.js';
+
+export const e2eHelp = `lee e2e [--model NAME] [--weights FILE.safetensors] [--images DIR|FILE ...]
+        [--input FILE.safetensors] [--transforms all|a,b,...] [--interp bilinear|bicubic]
+        [--batch N] [--out results.csv] [--json results.json] [--raw raw.safetensors]
+        [--seed S] [--quiet]
+
+End-to-end Lie derivatives of the softmax output for every image, all requested
+generators in one forward-mode pass. Prints a per-image table of mean |L p|.
+
+  --model       architecture (\`lee models\`); default ${DEFAULT_MODEL}
+  --weights     timm state_dict as safetensors; without it a seeded, randomly
+                initialised model runs (clearly not a trained one)
+  --images      PNG/JPEG files or folders, preprocessed with the model's timm eval
+                config; without --images/--input the bundled images run
+  --input       safetensors with tensor 'images' [N, 3, H, W], already normalised
+  --transforms  'all' (default) or a comma list of: translate_x, translate_y, rotate,
+                shear_x, shear_y, stretch_x, stretch_y, saturate, scale, hyperbolic_rotate
+  --interp      bilinear (default, the paper's) or bicubic
+  --batch       images per pass (default 8)
+  --out         CSV the paper's plotting code reads (image, model, trans_x_deriv, ...)
+  --json        the same plus run metadata (adapter, versions, timings)
+  --raw         safetensors: logits, probs and lie.<generator> [N, classes]
+  --quiet       no progress line`;
+
+export async function e2e(argv: string[]): Promise<void> {
+  const f = parseCommand(
+    argv,
+    {
+      model: { type: 'string' },
+      weights: { type: 'string' },
+      images: { type: 'string', multiple: true },
+      input: { type: 'string' },
+      transforms: { type: 'string' },
+      interp: { type: 'string' },
+      batch: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'string' },
+      raw: { type: 'string' },
+      seed: { type: 'string' },
+      quiet: { type: 'boolean' },
+    },
+    'e2e',
+  );
+  const values = f.values;
+  const images = [...(values.images ?? []), ...f.positionals];
+  if (f.positionals.length && !values.images) throw new LeeError(`e2e: unexpected argument '${f.positionals[0]}' (image paths go after --images)`);
+  if (values.input && images.length) throw new LeeError('e2e: give --images or --input, not both');
+  const interp = (values.interp ?? 'bilinear') as Interp;
+  if (interp !== 'bilinear' && interp !== 'bicubic') throw new LeeError(`--interp must be bilinear or bicubic, got '${values.interp}'`);
+  const transforms = parseGenerators(values.transforms ?? 'all');
+  const batch = intFlag(values.batch, 'batch', 8);
+  const say = (s: string) => values.quiet || console.error(s);
+
+  const rt = await init();
+  const defaultImages = !values.input && images.length === 0;
+  const loaded = await resolveModel(values.model, values.weights, defaultImages);
+  const source = values.input ? await inputSource(values.input) : defaultImages ? await bundledSource(loaded.preprocess) : await imageSource(images, loaded.preprocess);
+  if (loaded.random) say(`lee e2e: model ${loaded.name} with RANDOM weights (seed 0) — an embedded default, not a trained model; pass --weights for real results`);
+  if (defaultImages) say(`lee e2e: the ${source.names.length} bundled images (assets/images), at ${source.size[0]} px`);
+
+  const result = await runE2E(loaded.model, source, { transforms, interp, batch, onProgress: progress('lee e2e', !!values.quiet) });
+  disposeWeights(loaded.model);
+
+  printTable(result.images, transforms);
+  if (values.out) await writeFile(values.out, e2eCsv(loaded.name, result.images));
+  if (values.json) {
+    const adapter = describeAdapter(rt.adapter);
+    const meta = {
+      model: loaded.name,
+      weights: loaded.weights,
+      input: values.input ?? (defaultImages ? 'bundled images' : images),
+      interp,
+      transforms,
+      batch,
+      classes: result.classes,
+      adapter,
+      versions: { 'lee-gpu': VERSION, node: process.version },
+      timings: { total_s: result.seconds, images_per_s: result.images.length / result.seconds },
+      columns: Object.fromEntries(transforms.map((g) => [g, COLUMN[g]])),
+    };
+    await writeFile(values.json, JSON.stringify({ ...meta, images: result.images }, null, 2));
+  }
+  if (values.raw) {
+    const n = result.images.length;
+    const c = result.classes;
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
+      logits: { shape: [n, c], data: result.logits },
+      probs: { shape: [n, c], data: result.probs },
+    };
+    for (const [g, v] of result.lie) tensors[`lie.${g}`] = { shape: [n, c], data: v };
+    await writeFile(values.raw, encodeSafetensors(tensors, { model: loaded.name, interp }));
+  }
+}
+
+function printTable(rows: { image: string; meanAbs: Partial<Record<string, number>> }[], gens: readonly string[]): void {
+  const width = Math.max(5, ...rows.map((r) => r.image.length));
+  console.log(`${'image'.padEnd(width)}  ${gens.map((g) => g.padStart(17)).join(' ')}`);
+  for (const r of rows) {
+    console.log(`${r.image.padEnd(width)}  ${gens.map((g) => (r.meanAbs[g] ?? NaN).toExponential(3).padStart(17)).join(' ')}`);
+  }
+}

@@ -1,0 +1,75 @@
+import { LeeError } from '../engine/errors.js';
+import { loadSafetensors } from '../engine/safetensors.js';
+import { createModel, modelSpec } from '../models/registry.js';
+import { randomWeights } from '../models/init.js';
+import { nameModules, type Module } from '../models/module.js';
+import type { Preprocess } from '../models/spec.js';
+import type { ImageSource } from '../lee/e2e.js';
+import { bundledImages } from './paths.js';
+import { imageName, listImages, loadImage } from './images.js';
+
+export const DEFAULT_MODEL = 'resnet18';
+export const DEFAULT_SEED = 0;
+/** The bundled images are small; the randomly initialised default runs them at 64 px. */
+const DEFAULT_PREPROCESS: Partial<Preprocess> = { inputSize: [3, 64, 64], cropPct: 1 };
+
+export interface LoadedModel {
+  model: Module;
+  name: string;
+  weights: string;
+  preprocess: Preprocess;
+  /** true when no weights were given: a seeded random model */
+  random: boolean;
+}
+
+export async function resolveModel(name: string | undefined, weights: string | undefined, small: boolean): Promise<LoadedModel> {
+  const arch = name ?? DEFAULT_MODEL;
+  const spec = modelSpec(arch);
+  if (weights) {
+    const file = await loadSafetensors(weights);
+    return { model: createModel(arch, file.tensors, weights), name: arch, weights, preprocess: spec.preprocess, random: false };
+  }
+  const shell = spec.build();
+  nameModules(shell);
+  const model = createModel(arch, randomWeights(shell, DEFAULT_SEED), 'random weights');
+  const preprocess = small ? { ...spec.preprocess, ...DEFAULT_PREPROCESS } : spec.preprocess;
+  return { model, name: arch, weights: `random (seed ${DEFAULT_SEED}; not a trained model)`, preprocess, random: true };
+}
+
+/** `--input`: a safetensors file whose tensor `images` is [N, 3, H, W], already normalised. */
+export async function inputSource(path: string): Promise<ImageSource> {
+  const file = await loadSafetensors(path);
+  const t = file.tensors.get('images');
+  if (!t) throw new LeeError(`${path} has no tensor named 'images' (found: ${[...file.tensors.keys()].join(', ') || 'none'})`);
+  if (t.shape.length !== 4 || t.shape[1] !== 3 || t.shape[0]! < 1 || t.shape[2]! < 2 || t.shape[3]! < 2) {
+    throw new LeeError(`'images' in ${path} must be [N, 3, H, W] with N >= 1 and H, W >= 2, got [${t.shape.join(', ')}]`);
+  }
+  const bad = t.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new LeeError(`'images' in ${path} contains ${t.data[bad]} (at flat index ${bad}); inputs must be finite`);
+  const [n, , h, w] = t.shape as [number, number, number, number];
+  const per = 3 * h * w;
+  return {
+    names: Array.from({ length: n }, (_, i) => `${path}#${i}`),
+    size: [h, w],
+    load: async (start, end) => t.data.subarray(start * per, end * per),
+  };
+}
+
+/** `--images`: files or folders, decoded and preprocessed a batch at a time. */
+export async function imageSource(paths: readonly string[], pre: Preprocess): Promise<ImageSource> {
+  const files = await listImages(paths);
+  const size = pre.inputSize[1];
+  return {
+    names: files.map(imageName),
+    size: [size, size],
+    load: async (start, end) => {
+      const out = new Float32Array((end - start) * 3 * size * size);
+      for (let i = start; i < end; i++) out.set(await loadImage(files[i]!, pre), (i - start) * 3 * size * size);
+      return out;
+    },
+  };
+}
+
+export async function bundledSource(pre: Preprocess): Promise<ImageSource> {
+  return imageSource([bundledImages()], pre);
+}

@@ -1,0 +1,14 @@
+/** A progress line on stderr (images done, rate, ETA), redrawn in place on a terminal. */
+export function progress(label: string, quiet: boolean): (done: number, total: number) => void {
+  if (quiet) return () => undefined;
+  const t0 = performance.now();
+  const tty = process.stderr.isTTY;
+  return (done, total) => {
+    const s = (performance.now() - t0) / 1e3;
+    const rate = done > 0 ? done / s : 0;
+    const eta = rate > 0 ? `, ETA ${Math.ceil((total - done) / rate)}s` : '';
+    const line = `${label}: ${done}/${total} images${rate > 0 ? `, ${rate.toFixed(2)} img/s` : ''}${done < total ? eta : `, ${s.toFixed(1)}s`}`;
+    if (tty) process.stderr.write(`\r${line}\x1b[K${done === total ? '\n' : ''}`);
+    else process.stderr.write(`${line}\n`);
+  };
+}

@@ -1,0 +1,96 @@
+import { Tensor } from '../engine/tensor.js';
+import { runtime } from '../engine/runtime.js';
+import type { Interp } from '../engine/ops/sample.js';
+import { lieDerivatives, summarise, type Classifier } from './lie.js';
+import type { Generator } from './transforms.js';
+
+/** Images to run, loaded a batch at a time so a large folder never sits on the GPU whole. */
+export interface ImageSource {
+  names: string[];
+  /** [3, H, W] each */
+  size: [number, number];
+  load(start: number, end: number): Promise<Float32Array>;
+}
+
+export interface E2EOptions {
+  transforms: readonly Generator[];
+  interp: Interp;
+  batch: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface E2EImageResult {
+  image: string;
+  /** mean_k |L_G p_k| per generator (the paper's CSV) */
+  meanAbs: Partial<Record<Generator, number>>;
+  /** ||L_G p||^2 / classes per generator (its Eq. 4) */
+  meanSq: Partial<Record<Generator, number>>;
+}
+
+export interface E2EResult {
+  images: E2EImageResult[];
+  classes: number;
+  logits: Float32Array;
+  probs: Float32Array;
+  lie: Map<Generator, Float32Array>;
+  seconds: number;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** End-to-end Lie derivatives of every image, all generators in one pass per batch. */
+export async function runE2E(model: Classifier, source: ImageSource, opts: E2EOptions): Promise<E2EResult> {
+  const t0 = globalThis.performance.now();
+  const n = source.names.length;
+  const [h, w] = source.size;
+  const logits: Float32Array[] = [];
+  const probs: Float32Array[] = [];
+  const lie = new Map<Generator, Float32Array[]>(opts.transforms.map((g) => [g, []]));
+  const images: E2EImageResult[] = [];
+  let classes = 0;
+  opts.onProgress?.(0, n);
+  for (let start = 0; start < n; start += opts.batch) {
+    const end = Math.min(n, start + opts.batch);
+    const x = Tensor.fromData(await source.load(start, end), [end - start, 3, h, w]);
+    const r = lieDerivatives(model, x, { transforms: opts.transforms, interp: opts.interp });
+    try {
+      classes = r.logits.shape[1]!;
+      logits.push(await r.logits.read());
+      probs.push(await r.probs.read());
+      const batchRows: E2EImageResult[] = source.names.slice(start, end).map((image) => ({ image, meanAbs: {}, meanSq: {} }));
+      for (const g of opts.transforms) {
+        const v = await r.lie.get(g)!.read();
+        lie.get(g)!.push(v);
+        const s = summarise(v, end - start, classes);
+        batchRows.forEach((row, b) => {
+          row.meanAbs[g] = s.meanAbs[b]!;
+          row.meanSq[g] = s.meanSq[b]!;
+        });
+      }
+      images.push(...batchRows);
+    } finally {
+      x.dispose();
+      r.logits.dispose();
+      r.probs.dispose();
+      for (const t of r.lie.values()) t.dispose();
+    }
+    runtime().check();
+    opts.onProgress?.(end, n);
+  }
+  return {
+    images,
+    classes,
+    logits: concat(logits),
+    probs: concat(probs),
+    lie: new Map([...lie].map(([g, parts]) => [g, concat(parts)])),
+    seconds: (globalThis.performance.now() - t0) / 1e3,
+  };
+}
