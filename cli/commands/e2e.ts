@@ -7,6 +7,10 @@ import { disposeWeights } from '../../models/module.js';
 import { runE2E } from '../../lee/e2e.js';
 import { e2eCsv } from '../../lee/report.js';
 import { COLUMN, parseGenerators } from '../../lee/transforms.js';
+import { sampleMetrics, DEFAULT_SAMPLES } from '../../lee/metrics.js';
+import type { ImageSource } from '../../lee/e2e.js';
+import type { Module } from '../../models/module.js';
+import { Tensor } from '../../engine/tensor.js';
 import type { Interp } from '../../engine/ops/sample.js';
 import { VERSION } from '../../index.js';
 import { intFlag, parseCommand } from '../args.js';
@@ -16,7 +20,7 @@ import { progress } from '../progress.js';
 export const e2eHelp = `lee e2e [--model NAME] [--weights FILE.safetensors] [--images DIR|FILE ...]
         [--input FILE.safetensors] [--transforms all|a,b,...] [--interp bilinear|bicubic]
         [--batch N] [--out results.csv] [--json results.json] [--raw raw.safetensors]
-        [--seed S] [--quiet]
+        [--sample-metrics] [--seed S] [--samples N] [--quiet]
 
 End-to-end Lie derivatives of the softmax output for every image, all requested
 generators in one forward-mode pass. Prints a per-image table of mean |L p|.
@@ -34,6 +38,12 @@ generators in one forward-mode pass. Prints a per-image table of mean |L p|.
   --out         CSV the paper's plotting code reads (image, model, trans_x_deriv, ...)
   --json        the same plus run metadata (adapter, versions, timings)
   --raw         safetensors: logits, probs and lie.<generator> [N, classes]
+  --sample-metrics
+                also the paper's sample-based metrics (SPEC 5.5): consistency_x0..7,
+                consistency_y0..7, eq_t, eq_t_frac, eq_r, trans_x_sample,
+                trans_y_sample, rotate_sample (draws per metric: ${Object.entries(DEFAULT_SAMPLES).map(([k, v]) => `${k} ${v}`).join(', ')})
+  --seed        seed of the sample-based metrics' random draws (default 0)
+  --samples     draws per sample-based metric, overriding the defaults above
   --quiet       no progress line`;
 
 export async function e2e(argv: string[]): Promise<void> {
@@ -51,6 +61,8 @@ export async function e2e(argv: string[]): Promise<void> {
       json: { type: 'string' },
       raw: { type: 'string' },
       seed: { type: 'string' },
+      samples: { type: 'string' },
+      'sample-metrics': { type: 'boolean' },
       quiet: { type: 'boolean' },
     },
     'e2e',
@@ -63,6 +75,9 @@ export async function e2e(argv: string[]): Promise<void> {
   if (interp !== 'bilinear' && interp !== 'bicubic') throw new LeeError(`--interp must be bilinear or bicubic, got '${values.interp}'`);
   const transforms = parseGenerators(values.transforms ?? 'all');
   const batch = intFlag(values.batch, 'batch', 8);
+  const seed = intFlag(values.seed, 'seed', 0, 0);
+  const samples = values.samples === undefined ? undefined : intFlag(values.samples, 'samples', 1);
+  if (seed >= 2 ** 32) throw new LeeError(`--seed must be below 2^32, got ${seed}`);
   const say = (s: string) => values.quiet || console.error(s);
 
   const rt = await init();
@@ -73,10 +88,11 @@ export async function e2e(argv: string[]): Promise<void> {
   if (defaultImages) say(`lee e2e: the ${source.names.length} bundled images (assets/images), at ${source.size[0]} px`);
 
   const result = await runE2E(loaded.model, source, { transforms, interp, batch, onProgress: progress('lee e2e', !!values.quiet) });
+  const extra = values['sample-metrics'] ? await runSampleMetrics(loaded.model, source, batch, seed, samples, !!values.quiet) : [];
   disposeWeights(loaded.model);
 
   printTable(result.images, transforms);
-  if (values.out) await writeFile(values.out, e2eCsv(loaded.name, result.images));
+  if (values.out) await writeFile(values.out, e2eCsv(loaded.name, result.images, extra));
   if (values.json) {
     const adapter = describeAdapter(rt.adapter);
     const meta = {
@@ -92,7 +108,9 @@ export async function e2e(argv: string[]): Promise<void> {
       timings: { total_s: result.seconds, images_per_s: result.images.length / result.seconds },
       columns: Object.fromEntries(transforms.map((g) => [g, COLUMN[g]])),
     };
-    await writeFile(values.json, JSON.stringify({ ...meta, images: result.images }, null, 2));
+    const perImage = result.images.map((r, i) => ({ ...r, ...(extra[i] ? { sample_metrics: extra[i] } : {}) }));
+    const sampling = extra.length ? { sample_metrics: { seed, samples: samples ?? DEFAULT_SAMPLES } } : {};
+    await writeFile(values.json, JSON.stringify({ ...meta, ...sampling, images: perImage }, null, 2));
   }
   if (values.raw) {
     const n = result.images.length;
@@ -112,4 +130,22 @@ function printTable(rows: { image: string; meanAbs: Partial<Record<string, numbe
   for (const r of rows) {
     console.log(`${r.image.padEnd(width)}  ${gens.map((g) => (r.meanAbs[g] ?? NaN).toExponential(3).padStart(17)).join(' ')}`);
   }
+}
+
+async function runSampleMetrics(model: Module, source: ImageSource, batch: number, seed: number, samples: number | undefined, quiet: boolean) {
+  const report = progress('lee e2e sample metrics', quiet);
+  const n = source.names.length;
+  const out: Record<string, number>[] = [];
+  report(0, n);
+  for (let start = 0; start < n; start += batch) {
+    const end = Math.min(n, start + batch);
+    const x = Tensor.fromData(await source.load(start, end), [end - start, 3, ...source.size]);
+    try {
+      out.push(...(await sampleMetrics(model, x, { seed, samples })).values);
+    } finally {
+      x.dispose();
+    }
+    report(end, n);
+  }
+  return out;
 }

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { init, shutdown, Tensor } from '../engine/index.js';
+import { loadSafetensors, type HostTensor } from '../engine/safetensors.js';
+import type { Interp } from '../engine/ops/sample.js';
+import { createModel } from '../models/registry.js';
+import { vitSpecs } from '../models/vit.js';
+import { disposeWeights, loadWeights, nameModules, type Module } from '../models/module.js';
+import { lieDerivatives, type LieResult } from '../lee/lie.js';
+import { GENERATORS } from '../lee/transforms.js';
+import { FIXTURES, fixtures } from './helpers/parity.js';
+import { relL2 } from './helpers/compare.js';
+
+// End-to-end Lie derivatives against scripts/gen_lie_fixtures.py: timm in float64 with
+// torch forward-mode AD through an independent PyTorch resampling (SPEC 5.1, 5.2, 7).
+const LIE = fileURLToPath(new URL('./fixtures/lie/', import.meta.url));
+const INTERPS: Interp[] = ['bilinear', 'bicubic'];
+const TOLERANCE = 1e-3; // relative L2 per image per generator (SPEC 7)
+// LEE_LIE_REPORT=1 prints the worst error per generator for each fixture
+const REPORT = !!process.env.LEE_LIE_REPORT;
+
+interface LieFixture {
+  name: string;
+  arch: string;
+  lie: string;
+  weights: string;
+  io: string;
+}
+
+const lieFixtures = (JSON.parse(readFileSync(`${LIE}manifest.json`, 'utf8')) as { fixtures: LieFixture[] }).fixtures;
+
+/** The fixture's model with its weights. A state_dict does not record a ViT's attention
+ * heads, so those come from the fixture's timm kwargs. */
+function build(f: LieFixture, weights: Map<string, HostTensor>): Module {
+  const kwargs = (fixtures((m) => m.name === f.name)[0] as unknown as { kwargs: { num_heads?: number } }).kwargs;
+  if (kwargs.num_heads === undefined) return createModel(f.arch, weights, f.weights);
+  const model = vitSpecs.find((s) => s.name === f.arch)!.build(weights, { numHeads: kwargs.num_heads });
+  nameModules(model);
+  loadWeights(model, weights, f.weights);
+  return model;
+}
+
+async function load(f: LieFixture): Promise<{ model: Module; images: Tensor; want: Map<string, HostTensor> }> {
+  const weights = await loadSafetensors(`${FIXTURES}${f.weights}`);
+  const input = (await loadSafetensors(`${FIXTURES}${f.io}`)).tensors.get('input')!;
+  const want = (await loadSafetensors(`${LIE}${f.lie}`)).tensors;
+  return { model: build(f, weights.tensors), images: Tensor.fromData(input.data, input.shape), want };
+}
+
+function disposeResult(r: LieResult): void {
+  r.logits.dispose();
+  r.probs.dispose();
+  for (const t of r.lie.values()) t.dispose();
+}
+
+/** Relative L2 error of each image's row of got [N, classes] against want. */
+function perImage(got: Float32Array, want: Float32Array, classes: number): number[] {
+  const errs: number[] = [];
+  for (let o = 0; o < want.length; o += classes) {
+    errs.push(relL2(got.subarray(o, o + classes), want.subarray(o, o + classes)));
+  }
+  return errs;
+}
+
+beforeAll(async () => {
+  await init();
+});
+afterAll(async () => {
+  await shutdown();
+});
+
+describe('Lie derivatives against PyTorch forward-mode (SPEC 7)', () => {
+  it('has a Lie fixture for every model family', () => {
+    const names = lieFixtures.map((f) => f.name);
+    const families = ['resnet18_mini', 'resnet50_mini', 'resnetblur18_mini', 'vit_mini', 'deit_distilled_mini'];
+    for (const n of [...families, 'mixer_mini', 'convnext_mini', 'convnext_convmlp_mini']) expect(names).toContain(n);
+  });
+
+  for (const f of lieFixtures) {
+    it(`${f.name} (${f.arch}): all ten generators in one pass, bilinear and bicubic`, async () => {
+      const { model, images, want } = await load(f);
+      const failures: string[] = [];
+      for (const interp of INTERPS) {
+        const r = lieDerivatives(model, images, { transforms: GENERATORS, interp });
+        const probs = want.get('probs')!;
+        const classes = probs.shape[1]!;
+        const probErr = Math.max(...perImage(await r.probs.read(), probs.data, classes));
+        if (!(probErr <= 1e-4)) failures.push(`${interp} probs: ${probErr.toExponential(2)}`);
+        const worst: string[] = [];
+        for (const g of GENERATORS) {
+          const errs = perImage(await r.lie.get(g)!.read(), want.get(`lie.${interp}.${g}`)!.data, classes);
+          errs.forEach((e, b) => {
+            if (!(e <= TOLERANCE)) failures.push(`${interp} ${g} image ${b}: ${e.toExponential(2)}`);
+          });
+          worst.push(`${g}=${Math.max(...errs).toExponential(1)}`);
+        }
+        if (REPORT) console.log(`${f.name} ${interp}: ${worst.join(' ')}`);
+        disposeResult(r);
+      }
+      images.dispose();
+      disposeWeights(model);
+      expect(failures, `relative L2 above ${TOLERANCE}`).toEqual([]);
+    });
+  }
+
+  it('ten generators in one pass equal ten single-generator passes through a real model', async () => {
+    const f = lieFixtures.find((l) => l.name === 'resnet18_mini')!;
+    const { model, images } = await load(f);
+    const all = lieDerivatives(model, images, { transforms: GENERATORS, interp: 'bilinear' });
+    for (const g of GENERATORS) {
+      const one = lieDerivatives(model, images, { transforms: [g], interp: 'bilinear' });
+      const err = relL2(await one.lie.get(g)!.read(), await all.lie.get(g)!.read());
+      expect(err, g).toBeLessThanOrEqual(1e-6);
+      expect(relL2(await one.probs.read(), await all.probs.read()), `${g} probs`).toBeLessThanOrEqual(1e-6);
+      disposeResult(one);
+    }
+    disposeResult(all);
+    images.dispose();
+    disposeWeights(model);
+  });
+});
