@@ -78,16 +78,16 @@ export async function e2e(argv: string[]): Promise<void> {
   const seed = intFlag(values.seed, 'seed', 0, 0);
   const samples = values.samples === undefined ? undefined : intFlag(values.samples, 'samples', 1);
   if (seed >= 2 ** 32) throw new LeeError(`--seed must be below 2^32, got ${seed}`);
-  const say = (s: string) => values.quiet || console.error(s);
 
   const rt = await init();
   const defaultImages = !values.input && images.length === 0;
   const loaded = await resolveModel(values.model, values.weights, defaultImages);
   const source = values.input ? await inputSource(values.input) : defaultImages ? await bundledSource(loaded.preprocess) : await imageSource(images, loaded.preprocess);
-  if (loaded.random) say(`lee e2e: model ${loaded.name} with RANDOM weights (seed 0) — an embedded default, not a trained model; pass --weights for real results`);
-  if (defaultImages) say(`lee e2e: the ${source.names.length} bundled images (assets/images), at ${source.size[0]} px`);
+  // Said even with --quiet: a result from random weights must never pass for a real one.
+  if (loaded.random) console.error(`note: ${loaded.name} with RANDOM weights (seed 0), the embedded default, not a trained model; pass --weights for real results`);
+  if (defaultImages) console.error(`note: the ${source.names.length} bundled images (assets/images) at ${source.size[0]} px`);
 
-  const result = await runE2E(loaded.model, source, { transforms, interp, batch, onProgress: progress('lee e2e', !!values.quiet) });
+  const result = await runE2E(loaded.model, source, { transforms, interp, batch, onProgress: progress('e2e', !!values.quiet) });
   const extra = values['sample-metrics'] ? await runSampleMetrics(loaded.model, source, batch, seed, samples, !!values.quiet) : [];
   disposeWeights(loaded.model);
 
@@ -133,7 +133,7 @@ function printTable(rows: { image: string; meanAbs: Partial<Record<string, numbe
 }
 
 async function runSampleMetrics(model: Module, source: ImageSource, batch: number, seed: number, samples: number | undefined, quiet: boolean) {
-  const report = progress('lee e2e sample metrics', quiet);
+  const report = progress('sample metrics', quiet);
   const n = source.names.length;
   const out: Record<string, number>[] = [];
   report(0, n);
