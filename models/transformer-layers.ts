@@ -1,0 +1,55 @@
+import { ops, type Dual } from '../engine/index.js';
+import { Module, Param, param } from './module.js';
+import { Identity, Linear } from './layers.js';
+
+/** Layers of timm's token models (ViT/DeiT, and the MLP blocks of Mixer and ConvNeXt).
+ * Class names are torch's / timm's: they are the module types in layerwise reports. */
+
+/** nn.LayerNorm over the last axis: biased variance, eps inside the square root. timm's
+ * ViT, DeiT, Mixer and ConvNeXt all build it with eps 1e-6 (torch's default is 1e-5). */
+export class LayerNorm extends Module {
+  readonly weight: Param;
+  readonly bias: Param;
+  constructor(
+    dim: number,
+    readonly eps = 1e-6,
+  ) {
+    super();
+    this.weight = param(dim);
+    this.bias = param(dim);
+  }
+  forward(x: Dual): Dual {
+    return ops.layerNorm(x, this.weight.value, this.bias.value, { eps: this.eps, axis: 'last' });
+  }
+}
+
+/** nn.GELU(): the exact erf form, timm's default everywhere (never the tanh form). */
+export class GELU extends Module {
+  forward(x: Dual): Dual {
+    return ops.gelu(x);
+  }
+}
+
+/** nn.Dropout in eval mode: the identity, kept as a module because timm's module tree
+ * (and so the layerwise report) has it under this type. */
+export class Dropout extends Identity {}
+
+/** timm's Mlp (timm/layers/mlp.py): fc1 -> act -> drop1 -> norm -> fc2 -> drop2 over the
+ * last axis; `norm` is an Identity unless a norm layer is asked for (never in ViT). */
+export class Mlp extends Module {
+  readonly fc1: Linear;
+  readonly act = new GELU();
+  readonly drop1 = new Dropout();
+  readonly norm = new Identity();
+  readonly fc2: Linear;
+  readonly drop2 = new Dropout();
+  constructor(dim: number, hidden: number, outDim = dim) {
+    super();
+    this.fc1 = new Linear(dim, hidden);
+    this.fc2 = new Linear(hidden, outDim);
+  }
+  forward(x: Dual): Dual {
+    const h = this.norm.forward(this.drop1.forward(this.act.forward(this.fc1.forward(x))));
+    return this.drop2.forward(this.fc2.forward(h));
+  }
+}
