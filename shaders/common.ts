@@ -111,3 +111,15 @@ export class UniformWriter {
     return buf;
   }
 }
+
+/** Constant-index access to entry `a` of a packed index array: SwiftShader runs uniform
+ * arrays indexed at run time through a slow path, so rank-generic kernels unroll their
+ * axis loops with the rank in the pipeline key. */
+export const entry = (array: string, a: number): string => `${array}[${a >> 2}][${a & 3}]`;
+
+/** The body for each axis from the last to the first, with its constant index. */
+export function unrollAxes(rank: number, body: (a: number) => string): string {
+  const out: string[] = [];
+  for (let a = rank - 1; a >= 0; a--) out.push(body(a));
+  return out.join('\n');
+}

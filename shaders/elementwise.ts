@@ -1,5 +1,5 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { AT, declare, main1d } from './common.js';
+import { declare, entry, main1d, unrollAxes } from './common.js';
 
 /** f(x) and f'(x) per unary op, as WGSL expressions in `v` (and `a`, `b`: scalar params). */
 export const UNARY = {
@@ -101,7 +101,7 @@ const BINARY_PARAMS = `struct P {
 
 /** y = a op b with broadcasting (strides 0 on broadcast axes); tangents of either side
  * (shapes [K, ...a] and [K, ...b]) flow into ty [K, ...y] in the same pass. */
-export function binaryKernel(op: BinaryOp, ta: boolean, tb: boolean): string {
+export function binaryKernel(op: BinaryOp, ta: boolean, tb: boolean, rank: number): string {
   const { f, da, db } = BINARY[op];
   const any = ta || tb;
   const bindings = [
@@ -115,19 +115,21 @@ export function binaryKernel(op: BinaryOp, ta: boolean, tb: boolean): string {
   return wgsl`
 ${BINARY_PARAMS}
 ${declare(bindings, 'P')}
-${AT}
 ${main1d(wgsl`
   if (i >= params.n) { return; }
   var rem = i;
   var ia = 0u;
   var ib = 0u;
-  for (var d = params.rank; d > 0u; d--) {
-    let size = at(params.dims, d - 1u);
+${unrollAxes(
+  rank,
+  (d) => `  {
+    let size = ${entry('params.dims', d)};
     let c = rem % size;
     rem = rem / size;
-    ia += c * at(params.sa, d - 1u);
-    ib += c * at(params.sb, d - 1u);
-  }
+    ia += c * ${entry('params.sa', d)};
+    ib += c * ${entry('params.sb', d)};
+  }`,
+)}
   let u = a[ia];
   let w = b[ib];
   y[i] = ${f};

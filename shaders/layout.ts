@@ -1,5 +1,5 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { AT, declare, main1d } from './common.js';
+import { declare, entry, main1d, unrollAxes } from './common.js';
 
 /** What a bounded axis does with an input coordinate outside [0, n):
  * `none`: never happens (no axis is bounded), `zero`: the output is 0,
@@ -18,12 +18,11 @@ const GATHER_PARAMS = `struct P {
  * read at inBase + sum c * inStride and written at outBase + sum idx * outStride.
  * `batch` leading copies (the K tangents) reuse one index computation, at strides
  * inBatch / outBatch. Without a source the region is filled with zeros. */
-export function gatherKernel(mode: GatherMode, hasSource: boolean): string {
+export function gatherKernel(mode: GatherMode, hasSource: boolean, rank: number): string {
   const bindings = hasSource ? [{ name: 'x' }, { name: 'y', write: true }] : [{ name: 'y', write: true }];
   return wgsl`
 ${GATHER_PARAMS}
 ${declare(bindings, 'P')}
-${AT}
 ${main1d(wgsl`
   if (i >= params.n) { return; }
   var rem = i;
@@ -32,16 +31,30 @@ ${main1d(wgsl`
   var src = params.inBase;
   var inside = true;
 #endif
-  for (var d = params.rank; d > 0u; d--) {
-    let a = d - 1u;
-    let size = at(params.dims, a);
+${unrollAxes(rank, (a) => axisCode(mode, hasSource, a))}
+  for (var k = 0u; k < params.batch; k++) {
+#if ${hasSource}
+    var v = 0.0;
+    if (inside) { v = x[k * params.inBatch + u32(src)]; }
+    y[k * params.outBatch + dst] = v;
+#else
+    y[k * params.outBatch + dst] = 0.0;
+#endif
+  }
+`)}`;
+}
+
+function axisCode(mode: GatherMode, hasSource: boolean, a: number): string {
+  return wgsl`
+  {
+    let size = ${entry('params.dims', a)};
     let idx = rem % size;
     rem = rem / size;
-    dst += idx * at(params.outStride, a);
+    dst += idx * ${entry('params.outStride', a)};
 #if ${hasSource}
-    var c = i32(idx) * ati(params.step, a) + ati(params.start, a);
+    var c = i32(idx) * ${entry('params.step', a)} + ${entry('params.start', a)};
 #if ${mode !== 'none'}
-    let n = ati(params.bound, a);
+    let n = ${entry('params.bound', a)};
     if (n > 0) {
 #if ${mode === 'zero'}
       inside = inside && c >= 0 && c < n;
@@ -57,17 +70,7 @@ ${main1d(wgsl`
 #endif
     }
 #endif
-    src += c * ati(params.inStride, a);
+    src += c * ${entry('params.inStride', a)};
 #endif
-  }
-  for (var k = 0u; k < params.batch; k++) {
-#if ${hasSource}
-    var v = 0.0;
-    if (inside) { v = x[k * params.inBatch + u32(src)]; }
-    y[k * params.outBatch + dst] = v;
-#else
-    y[k * params.outBatch + dst] = 0.0;
-#endif
-  }
-`)}`;
+  }`;
 }

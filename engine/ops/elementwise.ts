@@ -49,22 +49,43 @@ function unaryDual(p: ElementwiseParams['unary'], x: Tensor, tx: Tensor | null):
   return { primal: y, tangents: ty };
 }
 
+/** Drop unit axes and merge neighbours that both operands walk contiguously, so a
+ * same-shape op is one flat axis and a bias broadcast at most three. */
+function collapse(dims: number[], sa: number[], sb: number[]): { dims: number[]; sa: number[]; sb: number[] } {
+  const out = { dims: [] as number[], sa: [] as number[], sb: [] as number[] };
+  dims.forEach((d, i) => {
+    if (d === 1) return;
+    const last = out.dims.length - 1;
+    if (last >= 0 && out.sa[last] === sa[i]! * d && out.sb[last] === sb[i]! * d) {
+      out.dims[last]! *= d;
+      out.sa[last] = sa[i]!;
+      out.sb[last] = sb[i]!;
+    } else {
+      out.dims.push(d);
+      out.sa.push(sa[i]!);
+      out.sb.push(sb[i]!);
+    }
+  });
+  return out;
+}
+
 function binaryDual(op: BinaryOp, a: Tensor, b: Tensor, ta: Tensor | null, tb: Tensor | null): Dual {
   const shape = broadcastShapes(a.shape, b.shape);
-  if (shape.length > 8) throw new Error('binary ops support rank <= 8');
+  const axes = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  if (axes.dims.length > 8) throw new Error('binary ops support rank <= 8');
   const k = tangentCount([ta, tb]);
   const y = Tensor.empty(shape);
   const ty = ta || tb ? Tensor.empty([k, ...shape]) : null;
   runtime().dispatch({
-    key: `binary:${op}:${!!ta}:${!!tb}`,
-    source: () => binaryKernel(op, !!ta, !!tb),
+    key: `binary:${op}:${!!ta}:${!!tb}:${axes.dims.length}`,
+    source: () => binaryKernel(op, !!ta, !!tb, axes.dims.length),
     inputs: [a.buffer, b.buffer, ...(ta ? [ta.buffer] : []), ...(tb ? [tb.buffer] : [])],
     outputs: ty ? [y.buffer, ty.buffer] : [y.buffer],
     uniform: new UniformWriter()
-      .u32(numel(shape), k, shape.length, a.size, b.size, 0, 0, 0)
-      .array(shape)
-      .array(broadcastStrides(a.shape, shape))
-      .array(broadcastStrides(b.shape, shape))
+      .u32(numel(shape), k, axes.dims.length, a.size, b.size, 0, 0, 0)
+      .array(axes.dims)
+      .array(axes.sa)
+      .array(axes.sb)
       .finish(),
     workgroups: grid1d(numel(shape)),
   });

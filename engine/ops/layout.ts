@@ -84,8 +84,8 @@ function dispatchGather(c: GatherCall): void {
   const mode = c.src && axes.some((a) => a.bound > 0) ? c.mode : 'none';
   const hasSource = c.src !== null;
   runtime().dispatch({
-    key: `gather:${mode}:${hasSource}`,
-    source: () => gatherKernel(mode, hasSource),
+    key: `gather:${mode}:${hasSource}:${axes.length}`,
+    source: () => gatherKernel(mode, hasSource, axes.length),
     inputs: c.src ? [c.src.buffer] : [],
     outputs: [c.dst.buffer],
     uniform: new UniformWriter()
