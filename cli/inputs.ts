@@ -22,16 +22,16 @@ export interface LoadedModel {
   random: boolean;
 }
 
-export async function resolveModel(name: string | undefined, weights: string | undefined, small: boolean): Promise<LoadedModel> {
+export async function resolveModel(name: string | undefined, weights: string | undefined, small: boolean, numHeads?: number): Promise<LoadedModel> {
   const arch = name ?? DEFAULT_MODEL;
   const spec = modelSpec(arch);
   if (weights) {
     const file = await loadSafetensors(weights);
-    return { model: createModel(arch, file.tensors, weights), name: arch, weights, preprocess: spec.preprocess, random: false };
+    return { model: createModel(arch, file.tensors, weights, { numHeads }), name: arch, weights, preprocess: spec.preprocess, random: false };
   }
-  const shell = spec.build();
+  const shell = spec.build(undefined, { numHeads });
   nameModules(shell);
-  const model = createModel(arch, randomWeights(shell, DEFAULT_SEED), 'random weights');
+  const model = createModel(arch, randomWeights(shell, DEFAULT_SEED), 'random weights', { numHeads });
   const preprocess = small ? { ...spec.preprocess, ...DEFAULT_PREPROCESS } : spec.preprocess;
   return { model, name: arch, weights: `random (seed ${DEFAULT_SEED}; not a trained model)`, preprocess, random: true };
 }

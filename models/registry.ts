@@ -1,7 +1,7 @@
 import { LeeError } from '../engine/errors.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { loadWeights, nameModules, namedParams, type Module } from './module.js';
-import type { ModelSpec } from './spec.js';
+import type { BuildOptions, ModelSpec } from './spec.js';
 import { resnetSpecs } from './resnet.js';
 import { vitSpecs } from './vit.js';
 import { mixerSpecs } from './mixer.js';
@@ -18,11 +18,11 @@ export function modelSpec(name: string): ModelSpec {
 }
 
 /** Build `name` with sizes read from `weights`, check every key and shape, load them. */
-export function createModel(name: string, weights: Map<string, HostTensor>, source = 'weights'): Module {
+export function createModel(name: string, weights: Map<string, HostTensor>, source = 'weights', options: BuildOptions = {}): Module {
   const spec = modelSpec(name);
   let model: Module;
   try {
-    model = spec.build(weights);
+    model = spec.build(weights, options);
   } catch (e) {
     if (e instanceof LeeError) throw new LeeError(`${source} are not a ${name} state_dict: ${e.message}`);
     throw e;

@@ -17,6 +17,12 @@ export function preprocess(cropPct: number, mean: Pick<Preprocess, 'mean' | 'std
   return { inputSize: [3, 224, 224], cropPct, interpolation, ...mean };
 }
 
+/** What a state_dict cannot tell: the number of attention heads (qkv is [3D, D] for any
+ * split). Architectures without attention ignore it. */
+export interface BuildOptions {
+  numHeads?: number;
+}
+
 /** One named architecture. `build` reads every size it can from the weights (classes,
  * widths, depths, grid), falling back to the named default; without weights it builds
  * the default configuration (for parameter counts and randomly initialised runs). */
@@ -24,7 +30,7 @@ export interface ModelSpec {
   name: string;
   family: 'resnet' | 'vit' | 'mixer' | 'convnext';
   preprocess: Preprocess;
-  build(weights?: Map<string, HostTensor>): Module;
+  build(weights?: Map<string, HostTensor>, options?: BuildOptions): Module;
 }
 
 /** Read a weight's shape or fail with the key named. */

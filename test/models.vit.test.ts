@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { LeeError, Tensor, dual, tidy } from '../engine/index.js';
-import { loadSafetensors, type HostTensor } from '../engine/safetensors.js';
-import { disposeWeights, loadWeights, nameModules, namedModules, namedParams, type Module } from '../models/module.js';
+import { loadSafetensors } from '../engine/safetensors.js';
+import { disposeWeights, loadWeights, nameModules, namedModules, namedParams } from '../models/module.js';
 import { modelSpec, parameterCount } from '../models/registry.js';
 import { vitSpecs } from '../models/vit.js';
-import { relL2 } from './helpers/compare.js';
-import { FIXTURES, expectLogitsClose, fixtures, runParity, type Fixture } from './helpers/parity.js';
+import { randomWeights } from '../models/init.js';
+import { FIXTURES, fixtures, runParity, type Fixture } from './helpers/parity.js';
 import { Rng } from './helpers/random.js';
 
 /** The manifest also lists each fixture's leaf modules (in timm's call order) and the
@@ -22,57 +22,16 @@ async function timmKwargs(f: Fixture): Promise<{ num_heads: number }> {
   return JSON.parse(metadata.kwargs!) as { num_heads: number };
 }
 
-/** Seeded weights at a trained-like scale: matrices and kernels uniform with std
- * 1/sqrt(fan_in), norm weights ~1, biases and tokens small, so activations stay O(1). */
-function randomWeights(model: Module, seed: number): Map<string, HostTensor> {
-  const rng = new Rng(seed);
-  const out = new Map<string, HostTensor>();
-  for (const [key, p] of namedParams(model)) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const fanIn = p.shape.slice(1).reduce((a, b) => a * b, 1);
-    const token = key === 'cls_token' || key === 'dist_token' || key === 'pos_embed';
-    const [scale, shift] = token ? [0.02, 0] : p.shape.length > 1 ? [Math.sqrt(3 / fanIn), 0] : key.endsWith('bias') ? [0.02, 0] : [0.1, 1];
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = shift + scale * (2 * rng.uniform() - 1);
-    out.set(key, { shape: [...p.shape], data, dtype: 'F32' });
-  }
-  return out;
-}
-
 describe('ViT / DeiT', () => {
-  // vit_mini is vit_tiny_patch16_224 narrowed to width 48 with tiny's 3 heads, so the
-  // registry's build (heads from the name) is the whole story
-  runParity(vitMini);
+  runParity(vits);
 
   it('vit_mini uses the architecture default heads', async () => {
     expect((await timmKwargs(vitMini[0]!)).num_heads).toBe(3);
   });
 
-  // deit_distilled_mini has width 64 and 4 heads: the heads are not in a state_dict,
-  // so the build takes them from the fixture's timm kwargs
+  // deit_distilled_mini has width 64 and 4 heads: a state_dict does not record heads,
+  // so runParity passes the fixture's timm kwargs through createModel's options
   for (const f of deitMini) {
-    it(`${f.name} (${f.arch}) with its 4 heads: logits match timm and the JVP matches torch forward-mode`, async () => {
-      const weights = await loadSafetensors(`${FIXTURES}${f.weights}`);
-      const io = (await loadSafetensors(`${FIXTURES}${f.io}`)).tensors;
-      const numHeads = (await timmKwargs(f)).num_heads;
-      expect(numHeads).toBe(4);
-      const spec = vitSpecs.find((s) => s.name === f.arch)!;
-      const model = spec.build(weights.tensors, { numHeads });
-      nameModules(model);
-      loadWeights(model, weights.tensors, f.weights);
-      const input = io.get('input')!;
-      const tangent = io.get('tangent')!;
-      const x = Tensor.fromData(input.data, input.shape);
-      const t = Tensor.fromData(tangent.data, [1, ...tangent.shape]);
-      const out = tidy(() => model.forward(dual(x, t)));
-      const logits = await out.primal.read();
-      const jvp = await out.tangents!.read();
-      expectLogitsClose(logits, io.get('logits')!.data, `${f.name} logits`);
-      expect(relL2(jvp, io.get('jvp_logits')!.data), `${f.name} JVP relative L2`).toBeLessThanOrEqual(1e-3);
-      for (const v of [x, t, out.primal, out.tangents!]) v.dispose();
-      disposeWeights(model);
-    });
-
     it(`${f.name}: the default 3 heads of deit_tiny do not split width 64, and the error says why`, async () => {
       const { tensors } = await loadSafetensors(`${FIXTURES}${f.weights}`);
       expect(() => modelSpec(f.arch).build(tensors)).toThrow(LeeError);

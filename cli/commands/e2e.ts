@@ -20,7 +20,7 @@ import { progress } from '../progress.js';
 export const e2eHelp = `lee e2e [--model NAME] [--weights FILE.safetensors] [--images DIR|FILE ...]
         [--input FILE.safetensors] [--transforms all|a,b,...] [--interp bilinear|bicubic]
         [--batch N] [--out results.csv] [--json results.json] [--raw raw.safetensors]
-        [--sample-metrics] [--seed S] [--samples N] [--quiet]
+        [--sample-metrics] [--seed S] [--samples N] [--heads N] [--quiet]
 
 End-to-end Lie derivatives of the softmax output for every image, all requested
 generators in one forward-mode pass. Prints a per-image table of mean |L p|.
@@ -44,6 +44,8 @@ generators in one forward-mode pass. Prints a per-image table of mean |L p|.
                 trans_y_sample, rotate_sample (draws per metric: ${Object.entries(DEFAULT_SAMPLES).map(([k, v]) => `${k} ${v}`).join(', ')})
   --seed        seed of the sample-based metrics' random draws (default 0)
   --samples     draws per sample-based metric, overriding the defaults above
+  --heads       attention heads of a ViT/DeiT whose weights are not the named
+                configuration (a state_dict does not record them)
   --quiet       no progress line`;
 
 export async function e2e(argv: string[]): Promise<void> {
@@ -62,6 +64,7 @@ export async function e2e(argv: string[]): Promise<void> {
       raw: { type: 'string' },
       seed: { type: 'string' },
       samples: { type: 'string' },
+      heads: { type: 'string' },
       'sample-metrics': { type: 'boolean' },
       quiet: { type: 'boolean' },
     },
@@ -81,7 +84,8 @@ export async function e2e(argv: string[]): Promise<void> {
 
   const rt = await init();
   const defaultImages = !values.input && images.length === 0;
-  const loaded = await resolveModel(values.model, values.weights, defaultImages);
+  const heads = values.heads === undefined ? undefined : intFlag(values.heads, 'heads', 1);
+  const loaded = await resolveModel(values.model, values.weights, defaultImages, heads);
   const source = values.input ? await inputSource(values.input) : defaultImages ? await bundledSource(loaded.preprocess) : await imageSource(images, loaded.preprocess);
   // Said even with --quiet: a result from random weights must never pass for a real one.
   if (loaded.random) console.error(`note: ${loaded.name} with RANDOM weights (seed 0), the embedded default, not a trained model; pass --weights for real results`);

@@ -16,6 +16,7 @@ export interface Fixture {
   io: string;
   image_size: [number, number];
   num_classes: number;
+  kwargs: { num_heads?: number };
 }
 
 export function fixtures(filter: (f: Fixture) => boolean): Fixture[] {
@@ -48,7 +49,7 @@ export function runParity(list: Fixture[]): void {
       it('logits match timm and the JVP matches torch forward-mode', async () => {
         const weights = await loadSafetensors(`${FIXTURES}${f.weights}`);
         const io = (await loadSafetensors(`${FIXTURES}${f.io}`)).tensors;
-        const model = createModel(f.arch, weights.tensors, f.weights);
+        const model = createModel(f.arch, weights.tensors, f.weights, { numHeads: f.kwargs.num_heads });
         const input = io.get('input')!;
         const tangent = io.get('tangent')!;
         const x = Tensor.fromData(input.data, input.shape);
