@@ -32,8 +32,12 @@ export function createModel(name: string, weights: Map<string, HostTensor>, sour
   return model;
 }
 
+/** Learnable parameters as timm and torchvision count them: BatchNorm's running
+ * statistics are buffers, not parameters. */
 export function parameterCount(model: Module): number {
   let n = 0;
-  for (const p of namedParams(model).values()) n += p.shape.reduce((a, b) => a * b, 1);
+  for (const [key, p] of namedParams(model)) {
+    if (!/running_(mean|var)$/.test(key)) n += p.shape.reduce((a, b) => a * b, 1);
+  }
   return n;
 }
