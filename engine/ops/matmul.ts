@@ -1,5 +1,219 @@
+import { runtime } from '../runtime.js';
+import { Tensor, numel, type Shape } from '../tensor.js';
+import { tangentCount, type Dual, type Operand } from '../dual.js';
+import { bind } from '../bind.js';
 import type { PrimitiveTable } from '../primitives.js';
+import { MAX_RANK, UniformWriter } from '../../shaders/common.js';
+import { gemmKernel, gemmKey, type GemmTiling, type GemmVariant } from '../../shaders/matmul.js';
+import { add, broadcastShapes, broadcastStrides } from './elementwise.js';
 
-export interface MatmulParams {}
+export interface MatmulOptions {
+  /** b is stored [..., N, K] and used transposed (PyTorch's Linear weight layout) */
+  transB?: boolean;
+  /** overrides the adapter's tiling: for tuning, and for testing every tiling anywhere */
+  tiling?: GemmTiling;
+}
 
-export const matmulPrims: PrimitiveTable<MatmulParams> = {};
+export interface MatmulParams {
+  /** operands [a, b, bias | null]: a [..., M, K] @ b [..., K, N] (+ bias [N]) */
+  matmul: MatmulOptions;
+}
+
+/** Register tilings, chosen per adapter from timings (see the family's report). On CPU
+ * drivers (SwiftShader) every shared-memory read is a 4-lane gather, so outputs per
+ * value read decide: 8 x 8 threads of 8 x 8 outputs ran 1024^3 twice as fast as 16 x 16
+ * threads of 4 x 4. On a GPU (H200, Vulkan) 128 x 128 tiles won by up to 2.4x once there
+ * were enough of them to fill the device, and 64 x 64 tiles of 4 x 4 below that. */
+export const GEMM_TILINGS = {
+  cpu: { wgX: 8, wgY: 8, rm: 8, rn: 8, tk: 16 },
+  gpuLarge: { wgX: 16, wgY: 16, rm: 8, rn: 8, tk: 8 },
+  gpuSmall: { wgX: 16, wgY: 16, rm: 4, rn: 4, tk: 16 },
+} satisfies Record<string, GemmTiling>;
+
+/** Workgroups of 128 x 128 from which a GPU is busy enough for the large tiling. */
+const LARGE_TILES_FROM = 256;
+
+const softwareAdapters = new WeakMap<GPUAdapter, boolean>();
+
+function onCpuDriver(): boolean {
+  const adapter = runtime().adapter;
+  let cpu = softwareAdapters.get(adapter);
+  if (cpu === undefined) {
+    // older browsers lack adapter.info: treat them as GPUs
+    const i: Partial<GPUAdapterInfo> = adapter.info ?? {};
+    cpu = /swiftshader|llvmpipe|lavapipe/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
+    softwareAdapters.set(adapter, cpu);
+  }
+  return cpu;
+}
+
+function tilingFor(p: Plan): GemmTiling {
+  if (onCpuDriver()) return GEMM_TILINGS.cpu;
+  const large = Math.ceil(p.m / 128) * Math.ceil(p.n / 128) * numel(p.dims);
+  return large >= LARGE_TILES_FROM ? GEMM_TILINGS.gpuLarge : GEMM_TILINGS.gpuSmall;
+}
+
+const MAX_GROUPS = 65535;
+
+/** Sizes of one batched product, after broadcasting the batch axes. */
+interface Plan {
+  m: number;
+  n: number;
+  k: number;
+  /** output shape [...batch, M, N] */
+  shape: number[];
+  /** batch axes the kernel walks (size-1 axes dropped), with element strides of a and b */
+  dims: number[];
+  sa: number[];
+  sb: number[];
+}
+
+function plan(a: Shape, b: Shape, transB: boolean, bias: Shape | null): Plan {
+  const show = (s: Shape) => `[${s.join(', ')}]`;
+  if (a.length < 2 || b.length < 2) {
+    throw new Error(`matmul: operands need rank >= 2, got ${show(a)} and ${show(b)}`);
+  }
+  const m = a[a.length - 2]!;
+  const k = a[a.length - 1]!;
+  const kb = b[b.length - (transB ? 1 : 2)]!;
+  const n = b[b.length - (transB ? 2 : 1)]!;
+  if (k !== kb) {
+    const what = transB ? `${show(a)} @ ${show(b)}^T` : `${show(a)} @ ${show(b)}`;
+    throw new Error(`matmul: inner dimensions differ in ${what} (${k} vs ${kb})`);
+  }
+  if (bias && !(bias.length === 1 && bias[0] === n)) {
+    throw new Error(`matmul: bias ${show(bias)} must have shape [${n}]`);
+  }
+  const batchA = a.slice(0, -2);
+  const batchB = b.slice(0, -2);
+  let batch: number[];
+  try {
+    batch = broadcastShapes(batchA, batchB);
+  } catch {
+    throw new Error(`matmul: batch dimensions of ${show(a)} and ${show(b)} do not broadcast`);
+  }
+  const shape = [...batch, m, n];
+  const sa = broadcastStrides(batchA, batch).map((s) => s * m * k);
+  const sb = broadcastStrides(batchB, batch).map((s) => s * k * n);
+  const keep = batch.map((d) => d !== 1);
+  const dims = batch.filter((_, i) => keep[i]);
+  if (dims.length > MAX_RANK) throw new Error(`matmul: at most ${MAX_RANK} batch axes of size > 1`);
+  // When B is shared by the whole batch and A is not broadcast, A's batch axes are just
+  // more rows: one dispatch streams every row tile past the same B.
+  if (sb.every((s, i) => s === 0 || !keep[i]) && numel(batchA) === numel(batch)) {
+    return { m: m * numel(batch), n, k, shape, dims: [], sa: [], sb: [] };
+  }
+  return { m, n, k, shape, dims, sa: sa.filter((_, i) => keep[i]), sb: sb.filter((_, i) => keep[i]) };
+}
+
+/** C = A B (+ bias) (+ c0) as dispatches of the tiled kernel; c0 has C's shape. */
+function gemm(o: MatmulOptions, a: Tensor, b: Tensor, bias: Tensor | null, c0: Tensor | null): Tensor {
+  const transB = !!o.transB;
+  const p = plan(a.shape, b.shape, transB, bias?.shape ?? null);
+  const tiling = o.tiling ?? tilingFor(p);
+  if (c0 && c0.size !== numel(p.shape)) throw new Error('matmul: accumulator shape mismatch');
+  const c = Tensor.empty(p.shape);
+  const batches = numel(p.dims);
+  if (c.size === 0) return c;
+  const variant: GemmVariant = {
+    ...tiling,
+    transB,
+    vecA: p.k % 4 === 0,
+    vecB: (transB ? p.k : p.n) % 4 === 0,
+    bias: bias !== null,
+    accumulate: c0 !== null,
+  };
+  const tileM = tiling.wgY * tiling.rm;
+  const tileN = tiling.wgX * tiling.rn;
+  const colTiles = Math.ceil(p.n / tileN);
+  const rowTiles = Math.ceil(p.m / tileM);
+  if (colTiles > MAX_GROUPS) throw new Error(`matmul: N = ${p.n} is too large for one dispatch`);
+  const key = gemmKey(variant);
+  const inputs = [a.buffer, b.buffer, ...(bias ? [bias.buffer] : []), ...(c0 ? [c0.buffer] : [])];
+  for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
+    for (let y0 = 0; y0 < rowTiles; y0 += MAX_GROUPS) {
+      runtime().dispatch({
+        key,
+        source: () => gemmKernel(variant),
+        inputs,
+        outputs: [c.buffer],
+        uniform: new UniformWriter()
+          .u32(p.m, p.n, p.k, p.dims.length, y0, z0, 0, 0)
+          .array(p.dims)
+          .array(p.sa)
+          .array(p.sb)
+          .finish(),
+        workgroups: [colTiles, Math.min(MAX_GROUPS, rowTiles - y0), Math.min(MAX_GROUPS, batches - z0)],
+      });
+    }
+  }
+  return c;
+}
+
+/** A tangent [K, ...shape] viewed as a batched operand of rank `rank` + 1, its K axis
+ * leading the broadcast batch axes: [K, 1, ..., 1, ...shape]. */
+function lift(t: Tensor, rank: number): Tensor {
+  const shape = t.shape.slice(1);
+  return t.reshape([t.shape[0]!, ...new Array<number>(rank - shape.length).fill(1), ...shape]);
+}
+
+export const matmulPrims: PrimitiveTable<MatmulParams> = {
+  matmul: {
+    impl: (p, [a, b, bias]) => gemm(p, a!, b!, bias ?? null, null),
+    // d(a b + c) = da b + a db + dc; a constant b takes every tangent of a in one
+    // dispatch (K folded into the rows), and the bias drops out
+    jvp(p, [a, b, bias], [ta, tb, tbias]) {
+      const primal = gemm(p, a!, b!, bias ?? null, null);
+      const k = tangentCount([ta ?? null, tb ?? null, tbias ?? null]);
+      const rank = primal.rank;
+      let t: Tensor | null = null;
+      if (ta) {
+        const la = lift(ta, rank);
+        t = gemm(p, la, b!, null, null);
+        la.dispose();
+      }
+      if (tb) {
+        const lb = lift(tb, rank);
+        const sum = gemm(p, a!, lb, null, t);
+        lb.dispose();
+        t?.dispose();
+        t = sum;
+      }
+      if (tbias) {
+        // weights are usually constants, so this composed path is a cold one
+        const base = t ?? Tensor.fromData(new Float32Array(k * primal.size), [k, ...primal.shape]);
+        const db = lift(tbias, rank);
+        const sum = add(base, db).primal;
+        db.dispose();
+        base.dispose();
+        t = sum;
+      }
+      // t is [K, ...primal.shape]: the lifted K axis leads the output's batch axes
+      return { primal, tangents: t! };
+    },
+  },
+};
+
+/** a [..., M, K] @ b [..., K, N] on plain tensors, batch axes broadcast numpy-style
+ * (a batch-1 or lower-rank operand is read in place, never copied). */
+export function matmulTensor(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  return gemm(opts, a, b, null, null);
+}
+
+/** Batched matrix product with broadcasting: [..., M, K] @ [..., K, N] -> [..., M, N]
+ * (b as [..., N, K] with `transB`). */
+export function matmul(a: Operand, b: Operand, opts: MatmulOptions = {}): Dual {
+  return bind('matmul', opts, [a, b, null]);
+}
+
+/** PyTorch's nn.Linear: y = x W^T + b over the last axis of x (rank >= 2), with weight
+ * [out, in] and bias [out]; the bias is added in the kernel's epilogue. */
+export function linear(x: Operand, weight: Operand, bias: Operand | null = null): Dual {
+  const xs = (x instanceof Tensor ? x : x.primal).shape;
+  const ws = (weight instanceof Tensor ? weight : weight.primal).shape;
+  if (ws.length !== 2) throw new Error(`linear: weight must be [out, in], got [${ws.join(', ')}]`);
+  if (xs.length < 2 || xs[xs.length - 1] !== ws[1]) {
+    throw new Error(`linear: input [${xs.join(', ')}] does not end in the weight's in-features ${ws[1]} (rank >= 2 needed)`);
+  }
+  return bind('matmul', { transB: true }, [x, weight, bias]);
+}

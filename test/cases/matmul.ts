@@ -1,3 +1,86 @@
-import type { OpCase } from '../helpers/optest.js';
+import { bind, ops } from '../../engine/index.js';
+import { GEMM_TILINGS } from '../../engine/ops/matmul.js';
+import type { GemmTiling } from '../../shaders/matmul.js';
+import type { EdgeInput, OpCase } from '../helpers/optest.js';
+import { linearRef, matmulRef } from '../ref/matmul.js';
 
-export const matmulCases: OpCase[] = [];
+const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+/** Inputs from a repeating list of values (zeros, signed zeros, infinities, large). */
+const filled = (shape: number[], values: number[]): EdgeInput => ({
+  shape,
+  values: Array.from({ length: count(shape) }, (_, i) => values[i % values.length]!),
+});
+
+/** One case per shape/layout: forward and JVP of a product, both operands differentiable
+ * unless `constant` says which is a weight. */
+function product(
+  name: string,
+  a: number[],
+  b: number[],
+  opts: { transB?: boolean; constant?: 'a' | 'b'; tiling?: GemmTiling } = {},
+): OpCase {
+  const transB = !!opts.transB;
+  const tiling = opts.tiling;
+  return {
+    name: `matmul ${name}`,
+    inputs: [
+      { shape: a, constant: opts.constant === 'a' },
+      { shape: b, constant: opts.constant === 'b' },
+    ],
+    gpu: ([x, y]) => ops.matmul(x!, y!, { transB, tiling }),
+    ref: ([x, y]) => matmulRef(x!, y!, transB),
+  };
+}
+
+export const matmulCases: OpCase[] = [
+  {
+    ...product('7x5 @ 5x3 (odd sizes, both differentiable)', [7, 5], [5, 3]),
+    edges: [
+      [filled([7, 5], [0, -0, Infinity, 1, -2.5, 1e20, -Infinity, 3]), filled([5, 3], [1, -1, 0, 2, 1e-20, -0.5, 4])],
+      [filled([7, 5], [0]), filled([5, 3], [Infinity, -1, 2])],
+    ],
+  },
+  product('[2,3,7,5] @ constant [5,3] (batch folded into rows)', [2, 3, 7, 5], [5, 3], { constant: 'b' }),
+  product('batch broadcast [2,1,4,6] @ [3,6,5]', [2, 1, 4, 6], [3, 6, 5]),
+  product('vec4, broadcast middle axis [2,3,5,4] @ [2,1,4,8]', [2, 3, 5, 4], [2, 1, 4, 8]),
+  product('constant left broadcast [1,6,8] @ [3,8,12] (1x1 conv pattern)', [1, 6, 8], [3, 8, 12], { constant: 'a' }),
+  product('transB [3,4,9] @ [3,7,9]^T', [3, 4, 9], [3, 7, 9], { transB: true }),
+  product('transB vec4 loads [5,8] @ [6,8]^T', [5, 8], [6, 8], { transB: true }),
+  product('1x1x1 with batch [3,1,1] @ [3,1,1]', [3, 1, 1], [3, 1, 1]),
+  product('several scalar tiles [70,33] @ [33,65]', [70, 33], [33, 65]),
+  product('64x96x80 (vec4 path)', [64, 96], [96, 80]),
+  // the tilings chosen on other adapters, run here too
+  product('GPU large tiling [2,130,40] @ [40,140]', [2, 130, 40], [40, 140], { tiling: GEMM_TILINGS.gpuLarge }),
+  product('GPU small tiling [3,70,9] @ [3,66,9]^T', [3, 70, 9], [3, 66, 9], { transB: true, tiling: GEMM_TILINGS.gpuSmall }),
+  {
+    name: 'linear GPU large tiling [2,5,12] with weight [130,12] and bias',
+    inputs: [{ shape: [2, 5, 12] }, { shape: [130, 12], constant: true }, { shape: [130], constant: true }],
+    gpu: ([x, w, b]) => bind('matmul', { transB: true, tiling: GEMM_TILINGS.gpuLarge }, [x!, w!, b!]),
+    ref: ([x, w, b]) => linearRef(x!, w!, b!),
+  },
+  {
+    name: 'linear [2,5,8] with weight [6,8] and bias (constant weights)',
+    inputs: [{ shape: [2, 5, 8] }, { shape: [6, 8], constant: true }, { shape: [6], constant: true }],
+    gpu: ([x, w, b]) => ops.linear(x!, w!, b!),
+    ref: ([x, w, b]) => linearRef(x!, w!, b!),
+    edges: [[filled([2, 5, 8], [0, 1e30, -0, -Infinity, 2, 0.5, -1]), filled([6, 8], [0.25, -1, 0, 3]), filled([6], [1, -2, 0])]],
+  },
+  {
+    name: 'linear [3,12] with weight [8,12] and bias, all differentiable',
+    inputs: [{ shape: [3, 12] }, { shape: [8, 12] }, { shape: [8] }],
+    gpu: ([x, w, b]) => ops.linear(x!, w!, b!),
+    ref: ([x, w, b]) => linearRef(x!, w!, b!),
+  },
+  {
+    name: 'linear rank 4 [2,2,3,4] with weight [5,4], no bias',
+    inputs: [{ shape: [2, 2, 3, 4] }, { shape: [5, 4], constant: true }],
+    gpu: ([x, w]) => ops.linear(x!, w!),
+    ref: ([x, w]) => linearRef(x!, w!),
+  },
+  {
+    name: 'linear [4,7] with a differentiable bias only',
+    inputs: [{ shape: [4, 7], constant: true }, { shape: [3, 7], constant: true }, { shape: [3] }],
+    gpu: ([x, w, b]) => ops.linear(x!, w!, b!),
+    ref: ([x, w, b]) => linearRef(x!, w!, b!),
+  },
+];

@@ -1,0 +1,197 @@
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { AT, declare } from './common.js';
+
+/** Register tiling of one GEMM workgroup: wgX x wgY threads, each owning rm x rn outputs,
+ * so a workgroup computes a (wgY rm) x (wgX rn) tile of C, walking K in steps of tk
+ * through shared memory. */
+export interface GemmTiling {
+  wgX: number;
+  wgY: number;
+  /** rows per thread */
+  rm: number;
+  /** columns per thread */
+  rn: number;
+  /** depth of a shared-memory tile (multiple of 4) */
+  tk: number;
+}
+
+/** A kernel's specialisation: its tiling plus the layout and epilogue flags. */
+export interface GemmVariant extends GemmTiling {
+  /** B is stored [N, K] (a PyTorch Linear weight) */
+  transB: boolean;
+  /** K % 4 == 0: A loads as vec4 along K */
+  vecA: boolean;
+  /** B loads as vec4 along its contiguous axis (N, or K when transB) */
+  vecB: boolean;
+  /** add bias[N] to every row */
+  bias: boolean;
+  /** add an existing C0 (same shape as C): one term of a sum of products */
+  accumulate: boolean;
+}
+
+export function gemmKey(v: GemmVariant): string {
+  const flags = (['transB', 'vecA', 'vecB', 'bias', 'accumulate'] as const).map((f) => (v[f] ? 1 : 0)).join('');
+  return `matmul:${v.wgX}x${v.wgY}:${v.rm}x${v.rn}:${v.tk}:${flags}`;
+}
+
+/** Runtime sizes: C[z] = A[z] B[z] (+ bias) (+ C0[z]) for M x K times K x N, over the
+ * batch index z = wid.z + batch0 unravelled along `dims` with element strides sa, sb
+ * (0 on broadcast axes). rowTile0 offsets wid.y when rows need several dispatches. */
+const PARAMS = `struct P {
+  m: u32, n: u32, k: u32, rank: u32,
+  rowTile0: u32, batch0: u32, _p0: u32, _p1: u32,
+  dims: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>,
+}`;
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** A loop spreading `count` tile loads over `threads` threads; `body(l)` handles load
+ * index l. Kept a loop, not unrolled: SwiftShader's JIT needs gigabytes of memory for
+ * the unrolled bounds-checked loads of a 64 x 64 tile. */
+function spread(count: number, threads: number, body: (l: string) => string): string {
+  return `  for (var l = lid; l < ${count}u; l += ${threads}u) {\n${body('l')}  }`;
+}
+
+/** Register-tiled GEMM. A thread owns rm consecutive rows and rn columns strided by wgX,
+ * so neighbouring threads read neighbouring B values and write neighbouring C values
+ * (coalesced, bank-conflict free), while the A values of a row are one broadcast to
+ * the whole row of threads. Out-of-range loads read 0, so padded K terms add exactly 0
+ * and no bounds checks sit in the inner loop. */
+export function gemmKernel(v: GemmVariant): string {
+  const { wgX, wgY, rm, rn, tk } = v;
+  if (tk % 4 !== 0) throw new Error('gemm tiling: tk must be a multiple of 4');
+  const threads = wgX * wgY;
+  const TM = wgY * rm;
+  const TN = wgX * rn;
+  // one padding column keeps the transposing tile stores off a single memory bank
+  const SA = tk + 1;
+  const SB = TN + 1;
+  if ((TM * SA + tk * SB) * 4 > 16384) throw new Error('gemm tiling: shared tiles exceed the 16 KiB WebGPU guarantees');
+  const fa = v.vecA ? 'vec4f' : 'f32';
+  const fb = v.vecB ? 'vec4f' : 'f32';
+  const bindings = [
+    { name: 'a', type: `array<${fa}>` },
+    { name: 'b', type: `array<${fb}>` },
+    ...(v.bias ? [{ name: 'bias' }] : []),
+    ...(v.accumulate ? [{ name: 'c0' }] : []),
+    { name: 'c', write: true },
+  ];
+  const vecStore = (tile: string, at: (q: number) => string) =>
+    range(4).map((q) => `    ${tile}[${at(q)}] = x[${q}];`).join('\n');
+
+  // A tile: TM rows x tk columns into As[r * SA + k].
+  const loadA = v.vecA
+    ? spread(TM * (tk / 4), threads, (l) => `
+    let r = ${l} / ${tk / 4}u;
+    let kq = (${l} % ${tk / 4}u) * 4u;
+    let gr = row0 + r;
+    var x = vec4f(0.0);
+    if (gr < params.m && k0 + kq < params.k) { x = a[(offA + gr * params.k + k0 + kq) / 4u]; }
+${vecStore('As', (q) => `r * ${SA}u + kq + ${q}u`)}
+`)
+    : spread(TM * tk, threads, (l) => `
+    let r = ${l} / ${tk}u;
+    let kk = ${l} % ${tk}u;
+    let gr = row0 + r;
+    var x = 0.0;
+    if (gr < params.m && k0 + kk < params.k) { x = a[offA + gr * params.k + k0 + kk]; }
+    As[r * ${SA}u + kk] = x;
+`);
+
+  // B tile: tk rows x TN columns into Bs[k * SB + n].
+  let loadB: string;
+  if (!v.transB && v.vecB) {
+    loadB = spread(tk * (TN / 4), threads, (l) => `
+    let kk = ${l} / ${TN / 4}u;
+    let cq = (${l} % ${TN / 4}u) * 4u;
+    var x = vec4f(0.0);
+    if (k0 + kk < params.k && col0 + cq < params.n) { x = b[(offB + (k0 + kk) * params.n + col0 + cq) / 4u]; }
+${vecStore('Bs', (q) => `kk * ${SB}u + cq + ${q}u`)}
+`);
+  } else if (!v.transB) {
+    loadB = spread(tk * TN, threads, (l) => `
+    let kk = ${l} / ${TN}u;
+    let cc = ${l} % ${TN}u;
+    var x = 0.0;
+    if (k0 + kk < params.k && col0 + cc < params.n) { x = b[offB + (k0 + kk) * params.n + col0 + cc]; }
+    Bs[kk * ${SB}u + cc] = x;
+`);
+  } else if (v.vecB) {
+    loadB = spread(TN * (tk / 4), threads, (l) => `
+    let cc = ${l} / ${tk / 4}u;
+    let kq = (${l} % ${tk / 4}u) * 4u;
+    var x = vec4f(0.0);
+    if (col0 + cc < params.n && k0 + kq < params.k) { x = b[(offB + (col0 + cc) * params.k + k0 + kq) / 4u]; }
+${vecStore('Bs', (q) => `(kq + ${q}u) * ${SB}u + cc`)}
+`);
+  } else {
+    loadB = spread(TN * tk, threads, (l) => `
+    let cc = ${l} / ${tk}u;
+    let kk = ${l} % ${tk}u;
+    var x = 0.0;
+    if (col0 + cc < params.n && k0 + kk < params.k) { x = b[offB + (col0 + cc) * params.k + k0 + kk]; }
+    Bs[kk * ${SB}u + cc] = x;
+`);
+  }
+
+  const acc = (i: number, j: number) => `acc${i}_${j}`;
+  const declAcc = range(rm)
+    .map((i) => '  ' + range(rn).map((j) => `var ${acc(i, j)} = 0.0;`).join(' '))
+    .join('\n');
+  const inner = [
+    ...range(rm).map((i) => `      let a${i} = As[(ty * ${rm}u + ${i}u) * ${SA}u + kk];`),
+    ...range(rn).map((j) => `      let b${j} = Bs[kk * ${SB}u + tx + ${j * wgX}u];`),
+    ...range(rm).map((i) => '      ' + range(rn).map((j) => `${acc(i, j)} = fma(a${i}, b${j}, ${acc(i, j)});`).join(' ')),
+  ].join('\n');
+
+  const store = range(rm)
+    .map((i) => {
+      const cols = range(rn).map((j) => {
+        const col = `col0 + tx + ${j * wgX}u`;
+        const bias = v.bias ? ` + bias[${col}]` : '';
+        const c0 = v.accumulate ? ` + c0[offC + gr * params.n + ${col}]` : '';
+        return `      if (${col} < params.n) { c[offC + gr * params.n + ${col}] = ${acc(i, j)}${bias}${c0}; }`;
+      });
+      return `    {\n      let gr = row0 + ty * ${rm}u + ${i}u;\n      if (gr < params.m) {\n${cols.join('\n')}\n      }\n    }`;
+    })
+    .join('\n');
+
+  return wgsl`
+${PARAMS}
+${declare(bindings, 'P')}
+${AT}
+var<workgroup> As: array<f32, ${TM * SA}>;
+var<workgroup> Bs: array<f32, ${tk * SB}>;
+
+@compute @workgroup_size(${wgX}, ${wgY})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) tid: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let tx = tid.x;
+  let ty = tid.y;
+  let row0 = (wid.y + params.rowTile0) * ${TM}u;
+  let col0 = wid.x * ${TN}u;
+  let z = wid.z + params.batch0;
+  var offA = 0u;
+  var offB = 0u;
+  var rem = z;
+  for (var d = params.rank; d > 0u; d--) {
+    let size = at(params.dims, d - 1u);
+    let i = rem % size;
+    rem = rem / size;
+    offA += i * at(params.sa, d - 1u);
+    offB += i * at(params.sb, d - 1u);
+  }
+  let offC = z * params.m * params.n;
+${declAcc}
+  for (var k0 = 0u; k0 < params.k; k0 += ${tk}u) {
+${loadA}
+${loadB}
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${tk}u; kk++) {
+${inner}
+    }
+    workgroupBarrier();
+  }
+${store}
+}`;
+}
