@@ -1,5 +1,241 @@
-import type { PrimitiveTable } from '../primitives.js';
+import { runtime } from '../runtime.js';
+import { Tensor } from '../tensor.js';
+import type { Dual, Operand } from '../dual.js';
+import { bind } from '../bind.js';
+import { linearInBatch, type PrimitiveTable } from '../primitives.js';
+import { UniformWriter } from '../../shaders/common.js';
+import {
+  depthwiseKernel,
+  depthwiseKey,
+  depthwisePatch,
+  directKernel,
+  directKey,
+  DIRECT_WG,
+  gemmKernel,
+  gemmKey,
+  type DepthwiseSpec,
+  type DirectSpec,
+  type GemmTiling,
+} from '../../shaders/conv.js';
 
-export interface ConvParams {}
+/** Resolved conv2d parameters, each [height, width]. */
+export interface Conv2dParams {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+  algorithm: ConvAlgorithm;
+}
 
-export const convPrims: PrimitiveTable<ConvParams> = {};
+/** Which kernel runs a convolution. `auto` picks by adapter and shape; the others force
+ * one (tests and benchmarks), bypassing the depthwise and matmul shortcuts. */
+export type ConvAlgorithm = 'auto' | 'implicit-gemm' | 'direct';
+
+export interface ConvParams {
+  conv2d: Conv2dParams;
+}
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  /** zero padding on both sides of each axis, as PyTorch's `padding` */
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+  algorithm?: ConvAlgorithm;
+}
+
+const MAX_GROUPS = 65535;
+/** WebGPU's guaranteed workgroup storage is 16 KiB; depthwise patches stay below it. */
+const MAX_PATCH_FLOATS = 3584;
+
+function pair(v: number | [number, number] | undefined, dflt: number, name: string, min: number): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (p.length !== 2 || p.some((d) => !Number.isInteger(d) || d < min)) {
+    throw new Error(`conv2d: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+export function conv2dParams(o: Conv2dOptions = {}): Conv2dParams {
+  const groups = o.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`conv2d: groups must be a positive integer, got ${groups}`);
+  return {
+    stride: pair(o.stride, 1, 'stride', 1),
+    padding: pair(o.padding, 0, 'padding', 0),
+    dilation: pair(o.dilation, 1, 'dilation', 1),
+    groups,
+    algorithm: o.algorithm ?? 'auto',
+  };
+}
+
+/** Output spatial size as PyTorch: floor((H + 2p - d (k - 1) - 1) / s) + 1. */
+export function convOutSize(n: number, k: number, s: number, p: number, d: number): number {
+  return Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+}
+
+interface ConvShape {
+  b: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  hout: number;
+  wout: number;
+}
+
+function checkShapes(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null): ConvShape {
+  const fmt = (t: Tensor) => `[${t.shape.join(', ')}]`;
+  if (x.rank !== 4) throw new Error(`conv2d: input must be [B, C, H, W], got ${fmt(x)}`);
+  if (wt.rank !== 4) throw new Error(`conv2d: weight must be [Cout, Cin/groups, kh, kw], got ${fmt(wt)}`);
+  const [b, cin, h, w] = x.shape as [number, number, number, number];
+  const [cout, cg, kh, kw] = wt.shape as [number, number, number, number];
+  const g = p.groups;
+  if (cin % g || cout % g) {
+    throw new Error(`conv2d: groups=${g} must divide input channels (${cin}) and output channels (${cout})`);
+  }
+  if (cg !== cin / g) {
+    throw new Error(`conv2d: weight ${fmt(wt)} expects ${cg * g} input channels with groups=${g}, input ${fmt(x)} has ${cin}`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== cout)) {
+    throw new Error(`conv2d: bias must be [${cout}], got ${fmt(bias)}`);
+  }
+  if (g > MAX_GROUPS) throw new Error(`conv2d: at most ${MAX_GROUPS} groups`);
+  const hout = convOutSize(h, kh, p.stride[0], p.padding[0], p.dilation[0]);
+  const wout = convOutSize(w, kw, p.stride[1], p.padding[1], p.dilation[1]);
+  if (kh < 1 || kw < 1 || hout < 1 || wout < 1) {
+    throw new Error(
+      `conv2d: kernel ${kh}x${kw} (dilation ${p.dilation.join('x')}) does not fit input ${h}x${w} with padding ${p.padding.join('x')}`,
+    );
+  }
+  return { b, cin, h, w, cout, kh, kw, hout, wout };
+}
+
+/** Tilings tried on SwiftShader; see gemmTiling. */
+const GEMM_LARGE: GemmTiling = { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
+const GEMM_SMALL_M: GemmTiling = { tm: 16, tn: 64, tk: 16, rm: 4, rn: 4 };
+
+function gemmTiling(mg: number): GemmTiling {
+  return mg <= 16 ? GEMM_SMALL_M : GEMM_LARGE;
+}
+
+function gemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor): void {
+  const g = p.groups;
+  const cg = s.cin / g;
+  const mg = s.cout / g;
+  const kdim = cg * s.kh * s.kw;
+  const n = s.b * s.hout * s.wout;
+  const t = gemmTiling(mg);
+  const pointwise =
+    s.kh === 1 && s.kw === 1 && p.stride.every((v) => v === 1) && p.padding.every((v) => v === 0);
+  const spec = { ...t, kh: s.kh, kw: s.kw, pointwise, bias: !!bias };
+  const mTiles = Math.ceil(mg / t.tm);
+  const nTiles = Math.ceil(n / t.tn);
+  if (mTiles * g > 65535) throw new Error(`conv2d: too many output channels per group (${mg}) for one dispatch`);
+  const gx = Math.min(nTiles, 65535);
+  runtime().dispatch({
+    key: gemmKey(spec),
+    source: () => gemmKernel(spec),
+    inputs: [x.buffer, wt.buffer, ...(bias ? [bias.buffer] : [])],
+    outputs: [y.buffer],
+    uniform: new UniformWriter()
+      .u32(s.cin, s.h, s.w, s.cout, s.hout, s.wout, cg, mg, kdim, n, mTiles, 0)
+      .u32(p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.padding[0], p.padding[1])
+      .finish(),
+    workgroups: [gx, mTiles * g, Math.ceil(nTiles / gx)],
+  });
+}
+
+function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor): void {
+  const g = p.groups;
+  const cg = s.cin / g;
+  const mg = s.cout / g;
+  // 1x1 stride 1 unpadded: the image is one long row, so segments never straddle rows
+  const flat = s.kh === 1 && s.kw === 1 && p.stride.every((v) => v === 1) && p.padding.every((v) => v === 0);
+  const [h, w, hout, wout] = flat ? [1, s.h * s.w, 1, s.h * s.w] : [s.h, s.w, s.hout, s.wout];
+  const rm = mg >= 8 ? 8 : mg >= 4 ? 4 : mg >= 2 ? 2 : 1;
+  const rn = flat ? 16 : wout > 8 ? 8 : 4;
+  const spec: DirectSpec = { kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, bias: !!bias };
+  const segs = Math.ceil(wout / rn);
+  const threads = s.b * hout * segs;
+  const mTiles = Math.ceil(mg / rm);
+  if (mTiles * g > 65535) throw new Error(`conv2d: too many output channels per group (${mg}) for one dispatch`);
+  const groupsX = Math.ceil(threads / DIRECT_WG);
+  const gx = Math.min(groupsX, 65535);
+  runtime().dispatch({
+    key: directKey(spec),
+    source: () => directKernel(spec),
+    inputs: [x.buffer, wt.buffer, ...(bias ? [bias.buffer] : [])],
+    outputs: [y.buffer],
+    uniform: new UniformWriter()
+      .u32(s.cin, h, w, s.cout, hout, wout, cg, mg, cg * s.kh * s.kw, segs, threads, mTiles)
+      .u32(p.stride[0], p.dilation[0], p.padding[0], p.padding[1])
+      .finish(),
+    workgroups: [gx, mTiles * g, Math.ceil(groupsX / gx)],
+  });
+}
+
+/** Thread layout of the depthwise kernel: wide rows for wide maps, tall tiles for the
+ * small late-stage maps so fewer threads idle. */
+function depthwiseSpec(p: Conv2dParams, s: ConvShape, bias: boolean): DepthwiseSpec {
+  const base = { kh: s.kh, kw: s.kw, sh: p.stride[0], sw: p.stride[1], dh: p.dilation[0], dw: p.dilation[1], bias };
+  if (s.wout >= 24) return { ...base, tr: 8, tc: 8, rw: 4 };
+  if (s.wout >= 12) return { ...base, tr: 16, tc: 4, rw: 4 };
+  return { ...base, tr: 16, tc: 4, rw: 2 };
+}
+
+/** The direct kernel serves groups == Cin == Cout when its input patch fits in shared
+ * memory; anything else goes to the implicit GEMM. */
+function depthwiseConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor): boolean {
+  if (!(p.groups === s.cin && s.cout === s.cin)) return false;
+  const spec = depthwiseSpec(p, s, !!bias);
+  const [ih, iw] = depthwisePatch(spec);
+  if (ih * iw + s.kh * s.kw > MAX_PATCH_FLOATS) return false;
+  const tilesW = Math.ceil(s.wout / (spec.tc * spec.rw));
+  const tiles = tilesW * Math.ceil(s.hout / spec.tr);
+  if (tiles > 65535) return false;
+  const planes = s.b * s.cin;
+  const gy = Math.min(planes, 65535);
+  runtime().dispatch({
+    key: depthwiseKey(spec),
+    source: () => depthwiseKernel(spec),
+    inputs: [x.buffer, wt.buffer, ...(bias ? [bias.buffer] : [])],
+    outputs: [y.buffer],
+    uniform: new UniformWriter()
+      .u32(s.cin, s.h, s.w, s.hout, s.wout, p.padding[0], p.padding[1], tilesW, planes)
+      .finish(),
+    workgroups: [tiles, gy, Math.ceil(planes / gy)],
+  });
+  return true;
+}
+
+/** CPU adapters (SwiftShader, lavapipe) run the barrier-free direct kernel: there the
+ * shared-memory GEMM pays coroutine switches at each barrier and compiles for seconds. */
+function preferDirect(): boolean {
+  return runtime().adapter.info.isFallbackAdapter === true;
+}
+
+function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null): Tensor {
+  const s = checkShapes(p, x, wt, bias);
+  const y = Tensor.empty([s.b, s.cout, s.hout, s.wout]);
+  if (y.size === 0) return y;
+  if (p.algorithm === 'implicit-gemm') gemmConv(p, s, x, wt, bias, y);
+  else if (p.algorithm === 'direct') directConv(p, s, x, wt, bias, y);
+  else if (depthwiseConv(p, s, x, wt, bias, y)) return y;
+  else if (preferDirect()) directConv(p, s, x, wt, bias, y);
+  else gemmConv(p, s, x, wt, bias, y);
+  return y;
+}
+
+export const convPrims: PrimitiveTable<ConvParams> = {
+  // d conv(x; W, b) = conv(dx; W): linear in x, weights constant; tangents run as a
+  // batch of K*B through the same kernel without bias
+  conv2d: linearInBatch('conv2d', (p, [x, wt, bias]) => conv2dImpl(p, x!, wt!, bias ?? null), [2]),
+};
+
+/** 2-D convolution (cross-correlation, as PyTorch): x [B, Cin, H, W], weight
+ * [Cout, Cin/groups, kh, kw], bias [Cout] or null. Output [B, Cout, Hout, Wout]. */
+export function conv2d(x: Operand, weight: Operand, bias: Operand | null = null, options: Conv2dOptions = {}): Dual {
+  return bind('conv2d', conv2dParams(options), [x, weight, bias]);
+}

@@ -1,3 +1,68 @@
+import { ops, type Operand } from '../../engine/index.js';
+import type { ConvAlgorithm } from '../../engine/ops/conv.js';
 import type { OpCase } from '../helpers/optest.js';
+import { conv2dRef, type ConvRefOptions } from '../ref/conv.js';
 
-export const convCases: OpCase[] = [];
+interface ConvRow {
+  name: string;
+  x: number[];
+  w: number[];
+  bias?: boolean;
+  o?: ConvRefOptions;
+}
+
+/** A row run with `algorithm` forced (auto picks by adapter; both kernels need checking). */
+function convCase({ name, x, w, bias = false, o = {} }: ConvRow, algorithm: ConvAlgorithm = 'auto'): OpCase {
+  const opts = { ...o, algorithm };
+  return {
+    name: `conv2d ${name}${algorithm === 'auto' ? '' : ` [${algorithm}]`}`,
+    inputs: [{ shape: x }, { shape: w, constant: true }, ...(bias ? [{ shape: [w[0]!], constant: true }] : [])],
+    gpu: ([xi, wi, bi]) => ops.conv2d(xi!, wi!, (bi as Operand | undefined) ?? null, opts),
+    ref: ([xi, wi, bi]) => conv2dRef(xi!, wi!, bi ?? null, o),
+  };
+}
+
+const rows: ConvRow[] = [
+  { name: '3x3 stride 1 pad 1 with bias', x: [1, 4, 8, 8], w: [6, 4, 3, 3], bias: true, o: { padding: [1, 1] } },
+  { name: '7x7 stride 2 pad 3 (ResNet stem)', x: [1, 3, 15, 15], w: [8, 3, 7, 7], o: { stride: [2, 2], padding: [3, 3] } },
+  { name: '1x1 with bias, batch 2 (pointwise)', x: [2, 8, 5, 5], w: [6, 8, 1, 1], bias: true },
+  { name: '1x1 stride 2 (ResNet downsample)', x: [1, 8, 7, 7], w: [6, 8, 1, 1], o: { stride: [2, 2] } },
+  { name: 'grouped (groups=2) 3x3 pad 1 with bias', x: [1, 6, 7, 7], w: [4, 3, 3, 3], bias: true, o: { padding: [1, 1], groups: 2 } },
+  { name: 'depthwise 7x7 pad 3 with bias', x: [1, 4, 9, 9], w: [4, 1, 7, 7], bias: true, o: { padding: [3, 3], groups: 4 } },
+  { name: 'depthwise 7x7 pad 3, batch 2, wide map', x: [2, 3, 13, 30], w: [3, 1, 7, 7], o: { padding: [3, 3], groups: 3 } },
+  { name: 'depthwise 3x3 stride 2 pad 1', x: [1, 4, 11, 11], w: [4, 1, 3, 3], o: { stride: [2, 2], padding: [1, 1], groups: 4 } },
+  { name: 'depthwise 3x3 stride 2 pad 1, mid-width map', x: [1, 3, 9, 27], w: [3, 1, 3, 3], bias: true, o: { stride: [2, 2], padding: [1, 1], groups: 3 } },
+  { name: 'depthwise 3x3 dilation 2 pad 2', x: [1, 2, 8, 8], w: [2, 1, 3, 3], o: { padding: [2, 2], dilation: [2, 2], groups: 2 } },
+  { name: 'depthwise channel multiplier 2 (GEMM path)', x: [1, 3, 6, 6], w: [6, 1, 3, 3], bias: true, o: { padding: [1, 1], groups: 3 } },
+  { name: '3x3 dilation 2 pad 2', x: [1, 3, 10, 10], w: [4, 3, 3, 3], o: { padding: [2, 2], dilation: [2, 2] } },
+  { name: 'odd sizes Cin=3 H=W=9 Cout=5', x: [1, 3, 9, 9], w: [5, 3, 3, 3], bias: true, o: { padding: [1, 1] } },
+  { name: 'batch 2, 3x3 stride 2 pad 1', x: [2, 4, 6, 6], w: [5, 4, 3, 3], o: { stride: [2, 2], padding: [1, 1] } },
+  { name: 'padding 3 > kernel/2 (3x3)', x: [1, 2, 5, 5], w: [3, 2, 3, 3], bias: true, o: { padding: [3, 3] } },
+  { name: 'asymmetric 1x5, padding [2,1], stride [1,2]', x: [1, 3, 5, 9], w: [4, 3, 1, 5], o: { padding: [2, 1], stride: [1, 2] } },
+  { name: 'sizes 1 (1x1x1x1 input, 1x1 kernel)', x: [1, 1, 1, 1], w: [1, 1, 1, 1], bias: true },
+  { name: 'several tiles: Cout=70, Cin=20, 9x9, 3x3 pad 1', x: [1, 20, 9, 9], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } },
+  { name: 'pointwise several tiles: Cout=70, Cin=40, batch 2, 9x9', x: [2, 40, 9, 9], w: [70, 40, 1, 1], bias: true },
+];
+
+export const convCases: OpCase[] = [
+  ...rows.map((r) => convCase(r)),
+  ...rows.map((r) => convCase(r, 'implicit-gemm')),
+  ...rows.map((r) => convCase(r, 'direct')),
+];
+
+const edgeCase = convCases[0]!;
+const fill = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+edgeCase.edges = [
+  // zero input: the output is exactly the bias
+  [
+    { shape: [1, 4, 8, 8], values: fill(256, () => 0) },
+    { shape: [6, 4, 3, 3], values: fill(216, (i) => Math.sin(i)) },
+    { shape: [6], values: [1, -2, 0.5, 0, 3, -0.25] },
+  ],
+  // large and tiny magnitudes of both signs
+  [
+    { shape: [1, 4, 8, 8], values: fill(256, (i) => (i % 3 === 0 ? 1e4 : i % 3 === 1 ? -1e-3 : 5.5) * (i % 2 ? -1 : 1)) },
+    { shape: [6, 4, 3, 3], values: fill(216, (i) => Math.cos(i)) },
+    { shape: [6], values: [0, 0, 0, 0, 0, 0] },
+  ],
+];

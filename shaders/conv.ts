@@ -1,0 +1,386 @@
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { declare } from './common.js';
+
+/** Compile-time shape of an implicit-GEMM convolution kernel. Per group g the output is
+ * C[m, n] = sum_k W[g Mg + m, k] X_col[k, n] with m an output channel of the group,
+ * n = (b, oh, ow) over the whole batch and k = (ci, ky, kx); X_col is never built. */
+export interface GemmTiling {
+  /** output channels per workgroup */
+  tm: number;
+  /** output pixels per workgroup */
+  tn: number;
+  /** reduction depth per shared-memory step */
+  tk: number;
+  /** outputs per thread along m and n (multiples of 4: accumulators are vec4s along n) */
+  rm: number;
+  rn: number;
+}
+
+export interface GemmSpec extends GemmTiling {
+  kh: number;
+  kw: number;
+  /** 1x1, stride 1, no padding: X_col[ci, (b, p)] = x[b, ci, p] with no bounds checks */
+  pointwise: boolean;
+  bias: boolean;
+}
+
+export const GEMM_PARAMS = `struct P {
+  cin: u32, h: u32, w: u32, cout: u32,
+  hout: u32, wout: u32, cg: u32, mg: u32,
+  kdim: u32, n: u32, m_tiles: u32, _p0: u32,
+  sh: u32, sw: u32, dh: u32, dw: u32,
+  ph: u32, pw: u32, _p1: u32, _p2: u32,
+}`;
+
+export function gemmKey(s: GemmSpec): string {
+  return `conv.gemm:${s.tm}x${s.tn}x${s.tk}:${s.rm}x${s.rn}:${s.kh}x${s.kw}:${s.pointwise}:${s.bias}`;
+}
+
+/** Register-tiled implicit GEMM: each workgroup computes a TM x TN block of one group's
+ * output, staging TK-deep slices of W and of the on-the-fly im2col matrix in shared
+ * memory; each thread accumulates RM x RN outputs. Bias is added in the epilogue.
+ * Workgroups: x (and z, for more than 65535) over n-tiles, y over (group, m-tile). */
+export function gemmKernel(s: GemmSpec): string {
+  const { tm, tn, tk, rm, rn, kh, kw } = s;
+  const threads = (tm / rm) * (tn / rn);
+  if (tm % rm || tn % rn || rn % 4 || threads > 256 || (tm * tk) % threads || (tk * tn) % threads || threads % tn) {
+    throw new Error(`conv: invalid GEMM tiling ${gemmKey(s)}`);
+  }
+  const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
+  const tx = tn / rn;
+  const rn4 = rn / 4;
+  // B-tile loads: thread `lid` always loads column lid % TN, rows lid / TN + i * (threads / TN)
+  const bRows = threads / tn;
+  // SwiftShader runs dynamically indexed private arrays lane by lane through memory, so
+  // every per-thread loop below is unrolled here and accumulators are plain variables.
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const loadA = range((tm * tk) / threads).map(
+    (i) => `  {
+      let e = lid + ${i * threads}u;
+      let am = e / TK;
+      let ak = e % TK;
+      var v = 0.0;
+      if (m0 + am < params.mg && k0 + ak < params.kdim) { v = wt[wrow0 + am * params.kdim + k0 + ak]; }
+      As[ak * TM + am] = v;
+    }`,
+  );
+  const loadB = range(tk / bRows).map(
+    (i) => `  {
+      let r = lid / TN + ${i * bRows}u;
+      let k = k0 + r;
+      var v = 0.0;
+${
+  s.pointwise
+    ? `      if (n_ok && k < params.kdim) { v = x[xcol + k * hw]; }`
+    : `      let ci = k / KHW;
+      let kr = k % KHW;
+      let iy = iy0 + i32((kr / KW) * params.dh);
+      let ix = ix0 + i32((kr % KW) * params.dw);
+      if (n_ok && k < params.kdim && iy >= 0 && iy < i32(params.h) && ix >= 0 && ix < i32(params.w)) {
+        v = x[xbase + ci * hw + u32(iy) * params.w + u32(ix)];
+      }`
+}
+      Bs[r * TN + bn] = v;
+    }`,
+  );
+  const accs = range(rm).flatMap((i) => range(rn4).map((j) => `acc${i}_${j}`));
+  const inner = [
+    ...range(rn4).map((j) => `      let b${j} = vec4f(Bs[bo + ${4 * j}u], Bs[bo + ${4 * j + 1}u], Bs[bo + ${4 * j + 2}u], Bs[bo + ${4 * j + 3}u]);`),
+    ...range(rm).map((i) => `      let a${i} = As[ao + ${i}u];`),
+    ...range(rm).flatMap((i) => range(rn4).map((j) => `      acc${i}_${j} = fma(vec4f(a${i}), b${j}, acc${i}_${j});`)),
+  ];
+  const store = range(rm).map(
+    (i) => `  {
+    let m = m0 + tyi * RM + ${i}u;
+    if (m < params.mg) {
+      let co = g * params.mg + m;
+      let bv = ${s.bias ? 'bias[co]' : '0.0'};
+${range(rn)
+  .map(
+    (j) => `      { let n = nc + ${j}u; if (n < params.n) { y[((n / p_out) * params.cout + co) * p_out + n % p_out] = acc${i}_${Math.floor(j / 4)}[${j % 4}] + bv; } }`,
+  )
+  .join('\n')}
+    }
+  }`,
+  );
+  return wgsl`
+${GEMM_PARAMS}
+${declare(bindings, 'P')}
+const TM = ${tm}u;
+const TN = ${tn}u;
+const TK = ${tk}u;
+const RM = ${rm}u;
+const RN = ${rn}u;
+const KHW = ${kh * kw}u;
+const KW = ${kw}u;
+var<workgroup> As: array<f32, ${tk * tm}>;
+var<workgroup> Bs: array<f32, ${tk * tn}>;
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let n0 = (wid.z * nwg.x + wid.x) * TN;
+  let g = wid.y / params.m_tiles;
+  let m0 = (wid.y % params.m_tiles) * TM;
+  if (n0 >= params.n) { return; }
+  let hw = params.h * params.w;
+  let p_out = params.hout * params.wout;
+
+  // this thread's im2col column, fixed over the whole reduction
+  let bn = lid % TN;
+  let n_load = n0 + bn;
+  let n_ok = n_load < params.n;
+  let nb = select(0u, n_load / p_out, n_ok);
+  let np = select(0u, n_load % p_out, n_ok);
+  let xbase = (nb * params.cin + g * params.cg) * hw;
+#if ${s.pointwise}
+  let xcol = xbase + np;
+#else
+  let iy0 = i32((np / params.wout) * params.sh) - i32(params.ph);
+  let ix0 = i32((np % params.wout) * params.sw) - i32(params.pw);
+#endif
+  let wrow0 = (g * params.mg + m0) * params.kdim;
+
+  let txi = lid % ${tx}u;
+  let tyi = lid / ${tx}u;
+${accs.map((a) => `  var ${a} = vec4f(0.0);`).join('\n')}
+
+  for (var k0 = 0u; k0 < params.kdim; k0 += TK) {
+${loadA.join('\n')}
+${loadB.join('\n')}
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+      let bo = kk * TN + txi * RN;
+      let ao = kk * TM + tyi * RM;
+${inner.join('\n')}
+    }
+    workgroupBarrier();
+  }
+
+  let nc = n0 + txi * RN;
+${store.join('\n')}
+}`;
+}
+
+/** Compile-time shape of the barrier-free direct kernel. */
+export interface DirectSpec {
+  kh: number;
+  kw: number;
+  /** width stride and dilation: they fix which input columns a row segment reads */
+  sw: number;
+  dw: number;
+  /** output channels and adjacent outputs of one row per thread (rn a multiple of 4) */
+  rm: number;
+  rn: number;
+  bias: boolean;
+}
+
+export const DIRECT_PARAMS = `struct P {
+  cin: u32, h: u32, w: u32, cout: u32,
+  hout: u32, wout: u32, cg: u32, mg: u32,
+  kdim: u32, segs: u32, threads: u32, m_tiles: u32,
+  sh: u32, dh: u32, ph: u32, pw: u32,
+}`;
+
+export const DIRECT_WG = 64;
+
+export function directKey(s: DirectSpec): string {
+  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.bias}`;
+}
+
+/** Direct convolution without shared memory or barriers, for CPU adapters (SwiftShader,
+ * lavapipe), where workgroup memory is ordinary memory, barriers switch coroutines and
+ * every dynamically indexed load is a per-lane gather: what counts there is FMAs per
+ * load. A thread computes RM output channels of one group times RN adjacent outputs of
+ * one output row; per (input channel, filter row) it loads the row's input span once
+ * ((RN-1) SW + (KW-1) DW + 1 values, shared by all RM channels and KW taps) and RM*KW
+ * weights. Everything per thread is unrolled here: SwiftShader keeps only constant-
+ * indexed values in registers. Threads: x (and z) over row segments (b, oh, segment),
+ * y over (group, m-tile). */
+export function directKernel(s: DirectSpec): string {
+  const { kh, kw, sw, dw, rm, rn } = s;
+  if (rn % 4) throw new Error(`conv: invalid direct tiling ${directKey(s)}`);
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const span = range((rn - 1) * sw + (kw - 1) * dw + 1);
+  const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
+  const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
+  const taps = range(kw).map((kx) =>
+    [
+      '      {',
+      ...range(rm).map((i) => `      let w${i} = wt[wo${i} + ${kx}u];`),
+      ...range(rn / 4).map(
+        (jj) =>
+          `      let v${jj} = vec4f(${range(4)
+            .map((c) => `x${(4 * jj + c) * sw + kx * dw}`)
+            .join(', ')});`,
+      ),
+      ...range(rm).flatMap((i) => range(rn / 4).map((jj) => `      acc${i}_${jj} = fma(vec4f(w${i}), v${jj}, acc${i}_${jj});`)),
+      '      }',
+    ].join('\n'),
+  );
+  return wgsl`
+${DIRECT_PARAMS}
+${declare(bindings, 'P')}
+
+@compute @workgroup_size(${DIRECT_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.z * nwg.x + wid.x) * ${DIRECT_WG}u + lid;
+  if (t >= params.threads) { return; }
+  let g = wid.y / params.m_tiles;
+  let m0 = (wid.y % params.m_tiles) * ${rm}u;
+  let seg = t % params.segs;
+  let row = t / params.segs;
+  let oh = row % params.hout;
+  let b = row / params.hout;
+  let ow0 = seg * ${rn}u;
+  let ix0 = i32(ow0 * ${sw}u) - i32(params.pw);
+  let iyb = i32(oh * params.sh) - i32(params.ph);
+  let hw = params.h * params.w;
+  let xbase = (b * params.cin + g * params.cg) * hw;
+  // rows past the group's last channel read its last row and are never stored
+${range(rm).map((i) => `  let wr${i} = (g * params.mg + min(m0 + ${i}u, params.mg - 1u)) * params.kdim;`).join('\n')}
+${span.filter((q) => used.has(q)).map((q) => `  let ok${q} = ix0 + ${q} >= 0 && ix0 + ${q} < i32(params.w);`).join('\n')}
+${range(rm).flatMap((i) => range(rn / 4).map((jj) => `  var acc${i}_${jj} = vec4f(0.0);`)).join('\n')}
+
+  for (var ci = 0u; ci < params.cg; ci++) {
+    for (var ky = 0u; ky < ${kh}u; ky++) {
+      let iy = iyb + i32(ky * params.dh);
+      let row_ok = iy >= 0 && iy < i32(params.h);
+      let xr = i32(xbase + ci * hw) + iy * i32(params.w) + ix0;
+${span
+  .filter((q) => used.has(q))
+  .map((q) => `      let x${q} = select(0.0, x[u32(select(0, xr + ${q}, row_ok && ok${q}))], row_ok && ok${q});`)
+  .join('\n')}
+      let kofs = (ci * ${kh}u + ky) * ${kw}u;
+${range(rm).map((i) => `      let wo${i} = wr${i} + kofs;`).join('\n')}
+${taps.join('\n')}
+    }
+  }
+
+  let ybase = (b * params.cout + g * params.mg) * params.hout * params.wout + oh * params.wout + ow0;
+  let p_out = params.hout * params.wout;
+${range(rm)
+  .map((i) =>
+    [
+      `  if (m0 + ${i}u < params.mg) {`,
+      `    let yo = ybase + (m0 + ${i}u) * p_out;`,
+      `    let bv = ${s.bias ? `bias[g * params.mg + m0 + ${i}u]` : '0.0'};`,
+      ...range(rn).map(
+        (j) => `    if (ow0 + ${j}u < params.wout) { y[yo + ${j}u] = acc${i}_${Math.floor(j / 4)}[${j % 4}] + bv; }`,
+      ),
+      '  }',
+    ].join('\n'),
+  )
+  .join('\n')}
+}`;
+}
+
+/** Compile-time shape of a depthwise kernel (one filter per channel). */
+export interface DepthwiseSpec {
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  /** thread rows and columns of a workgroup; each thread computes `rw` outputs in a row */
+  tr: number;
+  tc: number;
+  rw: number;
+  bias: boolean;
+}
+
+export const DEPTHWISE_PARAMS = `struct P {
+  c: u32, h: u32, w: u32, hout: u32,
+  wout: u32, ph: u32, pw: u32, tiles_w: u32,
+  planes: u32, _p0: u32, _p1: u32, _p2: u32,
+}`;
+
+export function depthwiseKey(s: DepthwiseSpec): string {
+  return `conv.dw:${s.kh}x${s.kw}:s${s.sh}x${s.sw}:d${s.dh}x${s.dw}:${s.tr}x${s.tc}x${s.rw}:${s.bias}`;
+}
+
+/** Input patch a workgroup stages in shared memory: [ih, iw] floats. */
+export function depthwisePatch(s: DepthwiseSpec): [number, number] {
+  return [(s.tr - 1) * s.sh + (s.kh - 1) * s.dh + 1, (s.tc * s.rw - 1) * s.sw + (s.kw - 1) * s.dw + 1];
+}
+
+/** Direct depthwise convolution: a workgroup owns a TR x (TC*RW) output tile of one
+ * (batch, channel) plane, stages the zero-padded input patch and the channel's filter
+ * in shared memory (so the inner loops carry no bounds checks), and each thread slides
+ * the filter along RW adjacent outputs of a row, reusing each loaded input row.
+ * Workgroups: x over tiles of the plane, y (and z) over planes b * C + c. */
+export function depthwiseKernel(s: DepthwiseSpec): string {
+  const threads = s.tr * s.tc;
+  const [ih, iw] = depthwisePatch(s);
+  // inputs one thread reads per filter row: its RW outputs' receptive fields
+  const seg = (s.rw - 1) * s.sw + (s.kw - 1) * s.dw + 1;
+  const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  return wgsl`
+${DEPTHWISE_PARAMS}
+${declare(bindings, 'P')}
+const KH = ${s.kh}u;
+const KW = ${s.kw}u;
+const SH = ${s.sh}u;
+const SW = ${s.sw}u;
+const DH = ${s.dh}u;
+const DW = ${s.dw}u;
+const TR = ${s.tr}u;
+const TC = ${s.tc}u;
+const RW = ${s.rw}u;
+const IH = ${ih}u;
+const IW = ${iw}u;
+var<workgroup> tile: array<f32, ${ih * iw}>;
+var<workgroup> filt: array<f32, ${s.kh * s.kw}>;
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let plane = wid.z * nwg.y + wid.y;
+  if (plane >= params.planes) { return; }
+  let c = plane % params.c;
+  let oy0 = (wid.x / params.tiles_w) * TR;
+  let ox0 = (wid.x % params.tiles_w) * TC * RW;
+  let iy0 = i32(oy0 * SH) - i32(params.ph);
+  let ix0 = i32(ox0 * SW) - i32(params.pw);
+  let xbase = plane * params.h * params.w;
+  for (var e = lid; e < IH * IW; e += ${threads}u) {
+    let iy = iy0 + i32(e / IW);
+    let ix = ix0 + i32(e % IW);
+    var v = 0.0;
+    if (iy >= 0 && iy < i32(params.h) && ix >= 0 && ix < i32(params.w)) {
+      v = x[xbase + u32(iy) * params.w + u32(ix)];
+    }
+    tile[e] = v;
+  }
+  for (var e = lid; e < KH * KW; e += ${threads}u) {
+    filt[e] = wt[c * KH * KW + e];
+  }
+  workgroupBarrier();
+
+  let ty = lid / TC;
+  let tx = lid % TC;
+${range(s.rw).map((r) => `  var acc${r} = 0.0;`).join('\n')}
+  for (var ky = 0u; ky < KH; ky++) {
+    let base = (ty * SH + ky * DH) * IW + tx * RW * SW;
+${range(seg).map((q) => `    let r${q} = tile[base + ${q}u];`).join('\n')}
+${range(s.kw)
+  .map((kx) => [`    let f${kx} = filt[ky * KW + ${kx}u];`, ...range(s.rw).map((r) => `    acc${r} = fma(r${r * s.sw + kx * s.dw}, f${kx}, acc${r});`)].join('\n'))
+  .join('\n')}
+  }
+
+  let oy = oy0 + ty;
+  if (oy >= params.hout) { return; }
+#if ${s.bias}
+  let bv = bias[c];
+#else
+  let bv = 0.0;
+#endif
+  let ybase = (plane * params.hout + oy) * params.wout;
+${range(s.rw)
+  .map((r) => `  if (ox0 + tx * RW + ${r}u < params.wout) { y[ybase + ox0 + tx * RW + ${r}u] = acc${r} + bv; }`)
+  .join('\n')}
+}`;
+}
