@@ -240,7 +240,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** An aligned little-endian copy of `bytes` (or `bytes` itself when owned and aligned). */
 function alignedLE(bytes: Uint8Array, size: number, owned: boolean): ArrayBuffer {
   const reuse = owned && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-  const copy = reuse ? (bytes as Uint8Array<ArrayBuffer>) : bytes.slice();
+  // new Uint8Array(view) copies; a Node Buffer's slice() would alias the whole pool
+  const copy = reuse ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
   if (!LITTLE_ENDIAN_HOST && size > 1) {
     for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -168,9 +169,12 @@ describe('decoder against the format', () => {
       await loadSafetensors(buffer),
       await loadSafetensors(bytes),
       await loadSafetensors(new Blob([bytes])),
+      // a Node Buffer: its slice() aliases a shared pool instead of copying
+      await loadSafetensors(readFileSync(path)),
     ]) {
       expect(file.metadata).toEqual(expected.metadata);
       expect(file.tensors).toEqual(expected.tensors);
+      for (const t of file.tensors.values()) expect(t.data.length).toBe(t.shape.reduce((a, b) => a * b, 1));
     }
     const skipped = await loadSafetensors(path, { skip: (k) => k.endsWith('num_batches_tracked') });
     expect(skipped.tensors.has('bn.num_batches_tracked')).toBe(false);
