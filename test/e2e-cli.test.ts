@@ -23,7 +23,8 @@ function expectUserError(r: ReturnType<typeof lee>, re: RegExp): void {
   expect(r.code, r.stderr).toBe(1);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('lee '));
   expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(re);
+  // the message may go on over indented lines (lists of keys)
+  expect(r.stderr.slice(r.stderr.indexOf(lines[0]!))).toMatch(re);
   expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
 }
 
