@@ -2,29 +2,55 @@ import { writeFile } from 'node:fs/promises';
 import { benchKernels } from '../../engine/bench.js';
 import { describeAdapter } from '../../engine/device.js';
 import { init } from '../../engine/runtime.js';
+import { benchModel } from '../../lee/bench.js';
+import { disposeWeights } from '../../models/module.js';
 import { intFlag, parseFlags } from '../args.js';
+import { resolveModel } from '../inputs.js';
 
-export const benchHelp = `lee bench [--kernels] [--repeats N] [--json FILE]
+export const benchHelp = `lee bench [--model NAME [--size S] [--batch N]] [--repeats N] [--json FILE]
 
 Measure on this adapter: a peak f32 FLOP/s (independent FMA chains), the GEMM at
-1024^3 and ResNet-50-shaped convolutions, each as GFLOP/s and share of the peak.
-Times are medians of N runs (default 5) after a warm-up. Absolute numbers only mean
-something for the adapter printed with them.`;
+1024^3 and ResNet-50-shaped convolutions, each as GFLOP/s and share of the peak; with
+--model, also one forward pass against all ten Lie derivatives in one pass (forward_ms,
+lie10_ms, ratio, images_per_s) on seeded random weights at S px (default 224), batch N
+(default 1). Times are medians of N runs (default 5; 3 for a model) after a warm-up.
+Absolute numbers only mean something for the adapter printed with them.`;
 
 export async function bench(argv: string[]): Promise<void> {
   const flags = parseFlags(
     argv,
-    { kernels: { type: 'boolean' }, repeats: { type: 'string' }, json: { type: 'string' }, quiet: { type: 'boolean' } },
+    {
+      model: { type: 'string' },
+      size: { type: 'string' },
+      batch: { type: 'string' },
+      repeats: { type: 'string' },
+      json: { type: 'string' },
+      heads: { type: 'string' },
+    },
     'bench',
   );
+  const repeats = intFlag(flags.repeats, 'repeats', 5);
+  const size = intFlag(flags.size, 'size', 224, 2);
+  const batch = intFlag(flags.batch, 'batch', 1);
+  const heads = flags.heads === undefined ? undefined : intFlag(flags.heads, 'heads', 1);
   const rt = await init();
   const adapter = describeAdapter(rt.adapter);
   const name = [adapter.vendor, adapter.architecture, adapter.device, adapter.description].filter(Boolean).join(' ') || 'unknown adapter';
-  const kernels = await benchKernels({ repeats: intFlag(flags.repeats, 'repeats', 5) });
   console.log(`adapter: ${name}`);
+  const kernels = await benchKernels({ repeats });
   for (const k of kernels) {
     const share = k.ofPeak === undefined ? '' : `  ${(100 * k.ofPeak).toFixed(0)} % of peak`;
     console.log(`${k.name.padEnd(30)} ${k.ms.toFixed(2).padStart(9)} ms ${k.gflops.toFixed(1).padStart(9)} GFLOP/s${share}`);
   }
-  if (flags.json) await writeFile(flags.json, JSON.stringify({ adapter, kernels }, null, 2));
+  let model: Record<string, unknown> | undefined;
+  if (flags.model) {
+    const loaded = await resolveModel(flags.model, undefined, false, heads);
+    const t = await benchModel(loaded.model, size, batch, flags.repeats ? repeats : 3);
+    disposeWeights(loaded.model);
+    model = { model: loaded.name, ...t };
+    console.log(
+      `${loaded.name} @${size}px batch ${batch}: forward ${t.forward_ms.toFixed(1)} ms, ten Lie derivatives ${t.lie10_ms.toFixed(1)} ms, ratio ${t.ratio.toFixed(2)}, ${t.images_per_s.toFixed(2)} images/s`,
+    );
+  }
+  if (flags.json) await writeFile(flags.json, JSON.stringify({ adapter, ...model, kernels }, null, 2));
 }
