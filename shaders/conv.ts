@@ -48,61 +48,8 @@ export function gemmKernel(s: GemmSpec): string {
   }
   const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
   const tx = tn / rn;
-  const rn4 = rn / 4;
   // B-tile loads: thread `lid` always loads column lid % TN, rows lid / TN + i * (threads / TN)
   const bRows = threads / tn;
-  // SwiftShader runs dynamically indexed private arrays lane by lane through memory, so
-  // every per-thread loop below is unrolled here and accumulators are plain variables.
-  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const loadA = range((tm * tk) / threads).map(
-    (i) => `  {
-      let e = lid + ${i * threads}u;
-      let am = e / TK;
-      let ak = e % TK;
-      var v = 0.0;
-      if (m0 + am < params.mg && k0 + ak < params.kdim) { v = wt[wrow0 + am * params.kdim + k0 + ak]; }
-      As[ak * TM + am] = v;
-    }`,
-  );
-  const loadB = range(tk / bRows).map(
-    (i) => `  {
-      let r = lid / TN + ${i * bRows}u;
-      let k = k0 + r;
-      var v = 0.0;
-${
-  s.pointwise
-    ? `      if (n_ok && k < params.kdim) { v = x[xcol + k * hw]; }`
-    : `      let ci = k / KHW;
-      let kr = k % KHW;
-      let iy = iy0 + i32((kr / KW) * params.dh);
-      let ix = ix0 + i32((kr % KW) * params.dw);
-      if (n_ok && k < params.kdim && iy >= 0 && iy < i32(params.h) && ix >= 0 && ix < i32(params.w)) {
-        v = x[xbase + ci * hw + u32(iy) * params.w + u32(ix)];
-      }`
-}
-      Bs[r * TN + bn] = v;
-    }`,
-  );
-  const accs = range(rm).flatMap((i) => range(rn4).map((j) => `acc${i}_${j}`));
-  const inner = [
-    ...range(rn4).map((j) => `      let b${j} = vec4f(Bs[bo + ${4 * j}u], Bs[bo + ${4 * j + 1}u], Bs[bo + ${4 * j + 2}u], Bs[bo + ${4 * j + 3}u]);`),
-    ...range(rm).map((i) => `      let a${i} = As[ao + ${i}u];`),
-    ...range(rm).flatMap((i) => range(rn4).map((j) => `      acc${i}_${j} = fma(vec4f(a${i}), b${j}, acc${i}_${j});`)),
-  ];
-  const store = range(rm).map(
-    (i) => `  {
-    let m = m0 + tyi * RM + ${i}u;
-    if (m < params.mg) {
-      let co = g * params.mg + m;
-      let bv = ${s.bias ? 'bias[co]' : '0.0'};
-${range(rn)
-  .map(
-    (j) => `      { let n = nc + ${j}u; if (n < params.n) { y[((n / p_out) * params.cout + co) * p_out + n % p_out] = acc${i}_${Math.floor(j / 4)}[${j % 4}] + bv; } }`,
-  )
-  .join('\n')}
-    }
-  }`,
-  );
   return wgsl`
 ${GEMM_PARAMS}
 ${declare(bindings, 'P')}
@@ -110,11 +57,11 @@ const TM = ${tm}u;
 const TN = ${tn}u;
 const TK = ${tk}u;
 const RM = ${rm}u;
-const RN = ${rn}u;
+const RN4 = ${rn / 4}u;
 const KHW = ${kh * kw}u;
 const KW = ${kw}u;
 var<workgroup> As: array<f32, ${tk * tm}>;
-var<workgroup> Bs: array<f32, ${tk * tn}>;
+var<workgroup> Bs: array<vec4f, ${(tk * tn) / 4}>;
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -143,22 +90,67 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
   let txi = lid % ${tx}u;
   let tyi = lid / ${tx}u;
-${accs.map((a) => `  var ${a} = vec4f(0.0);`).join('\n')}
+  var acc: array<vec4f, ${(rm * rn) / 4}>;
 
   for (var k0 = 0u; k0 < params.kdim; k0 += TK) {
-${loadA.join('\n')}
-${loadB.join('\n')}
+    for (var e = lid; e < TM * TK; e += ${threads}u) {
+      let am = e / TK;
+      let ak = e % TK;
+      var v = 0.0;
+      if (m0 + am < params.mg && k0 + ak < params.kdim) {
+        v = wt[wrow0 + am * params.kdim + k0 + ak];
+      }
+      As[ak * TM + am] = v;
+    }
+    for (var r = lid / TN; r < TK; r += ${bRows}u) {
+      let k = k0 + r;
+      var v = 0.0;
+#if ${s.pointwise}
+      if (n_ok && k < params.kdim) {
+        v = x[xcol + k * hw];
+      }
+#else
+      let ci = k / KHW;
+      let kr = k % KHW;
+      let iy = iy0 + i32((kr / KW) * params.dh);
+      let ix = ix0 + i32((kr % KW) * params.dw);
+      if (n_ok && k < params.kdim && iy >= 0 && iy < i32(params.h) && ix >= 0 && ix < i32(params.w)) {
+        v = x[xbase + ci * hw + u32(iy) * params.w + u32(ix)];
+      }
+#endif
+      Bs[(r * TN + bn) / 4u][bn % 4u] = v;
+    }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      let bo = kk * TN + txi * RN;
-      let ao = kk * TM + tyi * RM;
-${inner.join('\n')}
+      var b: array<vec4f, ${rn / 4}>;
+      for (var j = 0u; j < RN4; j++) {
+        b[j] = Bs[(kk * TN) / 4u + txi * RN4 + j];
+      }
+      for (var i = 0u; i < RM; i++) {
+        let a = As[kk * TM + tyi * RM + i];
+        for (var j = 0u; j < RN4; j++) {
+          acc[i * RN4 + j] = fma(vec4f(a), b[j], acc[i * RN4 + j]);
+        }
+      }
     }
     workgroupBarrier();
   }
 
-  let nc = n0 + txi * RN;
-${store.join('\n')}
+  for (var i = 0u; i < RM; i++) {
+    let m = m0 + tyi * RM + i;
+    if (m >= params.mg) { break; }
+    let co = g * params.mg + m;
+#if ${s.bias}
+    let bv = bias[co];
+#else
+    let bv = 0.0;
+#endif
+    for (var j = 0u; j < RN4 * 4u; j++) {
+      let n = n0 + txi * RN4 * 4u + j;
+      if (n >= params.n) { break; }
+      y[((n / p_out) * params.cout + co) * p_out + n % p_out] = acc[i * RN4 + j / 4u][j % 4u] + bv;
+    }
+  }
 }`;
 }
 
@@ -172,6 +164,8 @@ export interface DirectSpec {
   /** output channels and adjacent outputs of one row per thread (rn a multiple of 4) */
   rm: number;
   rn: number;
+  /** 1x1, stride 1, unpadded, viewed as one row of H*W pixels per image */
+  flat: boolean;
   bias: boolean;
 }
 
@@ -185,7 +179,7 @@ export const DIRECT_PARAMS = `struct P {
 export const DIRECT_WG = 64;
 
 export function directKey(s: DirectSpec): string {
-  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.bias}`;
+  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}:${s.bias}`;
 }
 
 /** Direct convolution without shared memory or barriers, for CPU adapters (SwiftShader,
@@ -203,21 +197,59 @@ export function directKernel(s: DirectSpec): string {
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const span = range((rn - 1) * sw + (kw - 1) * dw + 1);
   const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
+  const loads = span.filter((q) => used.has(q));
   const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
-  const taps = range(kw).map((kx) =>
+  const tap = (kx: number) => [
+    ...range(rm).map((i) => `      let w${i}_${kx} = wt[wo${i} + ${kx}u];`),
+    ...range(rn / 4).map(
+      (jj) => `      let v${jj}_${kx} = vec4f(${range(4).map((c) => `x${(4 * jj + c) * sw + kx * dw}`).join(', ')});`,
+    ),
+    ...range(rm).flatMap((i) =>
+      range(rn / 4).map((jj) => `      acc${i}_${jj} = fma(vec4f(w${i}_${kx}), v${jj}_${kx}, acc${i}_${jj});`),
+    ),
+  ];
+  // one (input channel, filter row) step: the row span, then KW taps for RM channels.
+  // In flat mode reads past a row end feed only outputs past it, which are not stored
+  // (and WebGPU clamps reads past the buffer), so no bounds checks.
+  const step = (ci: string, ky: string) =>
     [
-      '      {',
-      ...range(rm).map((i) => `      let w${i} = wt[wo${i} + ${kx}u];`),
-      ...range(rn / 4).map(
-        (jj) =>
-          `      let v${jj} = vec4f(${range(4)
-            .map((c) => `x${(4 * jj + c) * sw + kx * dw}`)
-            .join(', ')});`,
+      '    {',
+      s.flat
+        ? `      let xr = xbase + (${ci}) * hw + ow0;`
+        : [
+            `      let iy = iyb + i32((${ky}) * params.dh);`,
+            `      let row_ok = iy >= 0 && iy < i32(params.h);`,
+            `      let xr = i32(xbase + (${ci}) * hw) + iy * i32(params.w) + ix0;`,
+          ].join('\n'),
+      ...loads.map((q) =>
+        s.flat
+          ? `      let x${q} = x[xr + ${q}u];`
+          : `      let x${q} = select(0.0, x[u32(select(0, xr + ${q}, row_ok && ok${q}))], row_ok && ok${q});`,
       ),
-      ...range(rm).flatMap((i) => range(rn / 4).map((jj) => `      acc${i}_${jj} = fma(vec4f(w${i}), v${jj}, acc${i}_${jj});`)),
-      '      }',
-    ].join('\n'),
-  );
+      `      let kofs = ((${ci}) * ${kh}u + ${ky}) * ${kw}u;`,
+      ...range(rm).map((i) => `      let wo${i} = wr${i} + kofs;`),
+      ...range(kw).flatMap(tap),
+      '    }',
+    ].join('\n');
+  // Loop bodies are made long enough to amortise SwiftShader's per-iteration mask work:
+  // 1x1 kernels take 4 input channels per iteration, short filters all their rows.
+  const loops = s.flat
+    ? `  var ci = 0u;
+  for (; ci + 4u <= params.cg; ci += 4u) {
+${range(4).map((c) => step(`ci + ${c}u`, '0u')).join('\n')}
+  }
+  for (; ci < params.cg; ci++) {
+${step('ci', '0u')}
+  }`
+    : kh <= 3
+      ? `  for (var ci = 0u; ci < params.cg; ci++) {
+${range(kh).map((ky) => step('ci', `${ky}u`)).join('\n')}
+  }`
+      : `  for (var ci = 0u; ci < params.cg; ci++) {
+    for (var ky = 0u; ky < ${kh}u; ky++) {
+${step('ci', 'ky')}
+    }
+  }`;
   return wgsl`
 ${DIRECT_PARAMS}
 ${declare(bindings, 'P')}
@@ -240,23 +272,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let xbase = (b * params.cin + g * params.cg) * hw;
   // rows past the group's last channel read its last row and are never stored
 ${range(rm).map((i) => `  let wr${i} = (g * params.mg + min(m0 + ${i}u, params.mg - 1u)) * params.kdim;`).join('\n')}
-${span.filter((q) => used.has(q)).map((q) => `  let ok${q} = ix0 + ${q} >= 0 && ix0 + ${q} < i32(params.w);`).join('\n')}
+${s.flat ? '' : loads.map((q) => `  let ok${q} = ix0 + ${q} >= 0 && ix0 + ${q} < i32(params.w);`).join('\n')}
 ${range(rm).flatMap((i) => range(rn / 4).map((jj) => `  var acc${i}_${jj} = vec4f(0.0);`)).join('\n')}
 
-  for (var ci = 0u; ci < params.cg; ci++) {
-    for (var ky = 0u; ky < ${kh}u; ky++) {
-      let iy = iyb + i32(ky * params.dh);
-      let row_ok = iy >= 0 && iy < i32(params.h);
-      let xr = i32(xbase + ci * hw) + iy * i32(params.w) + ix0;
-${span
-  .filter((q) => used.has(q))
-  .map((q) => `      let x${q} = select(0.0, x[u32(select(0, xr + ${q}, row_ok && ok${q}))], row_ok && ok${q});`)
-  .join('\n')}
-      let kofs = (ci * ${kh}u + ky) * ${kw}u;
-${range(rm).map((i) => `      let wo${i} = wr${i} + kofs;`).join('\n')}
-${taps.join('\n')}
-    }
-  }
+${loops}
 
   let ybase = (b * params.cout + g * params.mg) * params.hout * params.wout + oh * params.wout + ow0;
   let p_out = params.hout * params.wout;

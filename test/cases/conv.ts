@@ -26,6 +26,7 @@ const rows: ConvRow[] = [
   { name: '3x3 stride 1 pad 1 with bias', x: [1, 4, 8, 8], w: [6, 4, 3, 3], bias: true, o: { padding: [1, 1] } },
   { name: '7x7 stride 2 pad 3 (ResNet stem)', x: [1, 3, 15, 15], w: [8, 3, 7, 7], o: { stride: [2, 2], padding: [3, 3] } },
   { name: '1x1 with bias, batch 2 (pointwise)', x: [2, 8, 5, 5], w: [6, 8, 1, 1], bias: true },
+  { name: '1x1 Cin=7 (channel tail), 5x7 map', x: [1, 7, 5, 7], w: [3, 7, 1, 1], bias: true },
   { name: '1x1 stride 2 (ResNet downsample)', x: [1, 8, 7, 7], w: [6, 8, 1, 1], o: { stride: [2, 2] } },
   { name: 'grouped (groups=2) 3x3 pad 1 with bias', x: [1, 6, 7, 7], w: [4, 3, 3, 3], bias: true, o: { padding: [1, 1], groups: 2 } },
   { name: 'depthwise 7x7 pad 3 with bias', x: [1, 4, 9, 9], w: [4, 1, 7, 7], bias: true, o: { padding: [3, 3], groups: 4 } },
@@ -48,6 +49,8 @@ export const convCases: OpCase[] = [
   ...rows.map((r) => convCase(r)),
   ...rows.map((r) => convCase(r, 'implicit-gemm')),
   ...rows.map((r) => convCase(r, 'direct')),
+  ...rows.filter((r) => r.o?.groups === r.x[1] && r.w[0] === r.x[1]).map((r) => convCase(r, 'depthwise')),
+  ...rows.filter((r) => r.w[2] === 1 && r.w[3] === 1 && !r.o?.stride && !r.o?.padding && !r.o?.groups).map((r) => convCase(r, 'matmul')),
 ];
 
 const edgeCase = convCases[0]!;
