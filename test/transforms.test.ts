@@ -4,7 +4,7 @@ import { GENERATORS, GENERATOR_MATRIX, identityGrid, parseGenerators, type Spati
 import { imageTangents } from '../lee/lie.js';
 import { Rng } from './helpers/random.js';
 import { expectClose } from './helpers/compare.js';
-import { reflectIndex } from './ref/sample.js';
+import { generatorTangentRef } from './ref/lie.js';
 
 beforeAll(async () => {
   await init();
@@ -22,26 +22,8 @@ function image(seed: number): Float32Array {
   return Float32Array.from(new Rng(seed).normals(B * C * H * W));
 }
 
-/** SPEC 5.1's closed form, in float64: bilinear d/dt x(A(t)p) = vx (x[i,j+1] - x[i,j]) +
- * vy (x[i+1,j] - x[i,j]); bicubic uses central differences; far neighbours reflected. */
 function expectedTangent(x: Float32Array, g: SpatialGenerator, interp: 'bilinear' | 'bicubic'): Float64Array {
-  const [a, b, c, d, e, f] = GENERATOR_MATRIX[g];
-  const out = new Float64Array(x.length);
-  const at = (p: number, i: number, j: number) => x[p * H * W + reflectIndex(i, H) * W + reflectIndex(j, W)]!;
-  for (let p = 0; p < B * C; p++) {
-    for (let i = 0; i < H; i++) {
-      for (let j = 0; j < W; j++) {
-        const xn = -1 + (2 * j) / (W - 1);
-        const yn = -1 + (2 * i) / (H - 1);
-        const vx = ((a * xn + b * yn + c) * (W - 1)) / 2;
-        const vy = ((d * xn + e * yn + f) * (H - 1)) / 2;
-        const dx = interp === 'bilinear' ? at(p, i, j + 1) - at(p, i, j) : (at(p, i, j + 1) - at(p, i, j - 1)) / 2;
-        const dy = interp === 'bilinear' ? at(p, i + 1, j) - at(p, i, j) : (at(p, i + 1, j) - at(p, i - 1, j)) / 2;
-        out[p * H * W + i * W + j] = vx * dx + vy * dy;
-      }
-    }
-  }
-  return out;
+  return generatorTangentRef(x, B * C, H, W, g, interp);
 }
 
 describe('transforms', () => {
