@@ -11,7 +11,7 @@ export interface GemmTiling {
   tn: number;
   /** reduction depth per shared-memory step */
   tk: number;
-  /** outputs per thread along m and n (multiples of 4: accumulators are vec4s along n) */
+  /** outputs per thread along m and n (rn a multiple of 4: accumulators are vec4s along n) */
   rm: number;
   rn: number;
 }
@@ -19,7 +19,7 @@ export interface GemmTiling {
 export interface GemmSpec extends GemmTiling {
   kh: number;
   kw: number;
-  /** 1x1, stride 1, no padding: X_col[ci, (b, p)] = x[b, ci, p] with no bounds checks */
+  /** 1x1, stride 1, no padding: X_col[ci, (b, p)] = x[b, ci, p], no spatial bounds checks */
   pointwise: boolean;
   bias: boolean;
 }
@@ -39,7 +39,9 @@ export function gemmKey(s: GemmSpec): string {
 /** Register-tiled implicit GEMM: each workgroup computes a TM x TN block of one group's
  * output, staging TK-deep slices of W and of the on-the-fly im2col matrix in shared
  * memory; each thread accumulates RM x RN outputs. Bias is added in the epilogue.
- * Workgroups: x (and z, for more than 65535) over n-tiles, y over (group, m-tile). */
+ * Workgroups: x (and z, for more than 65535) over n-tiles, y over (group, m-tile).
+ * The per-thread loops stay loops (GPU compilers unroll them): unrolled by hand, this
+ * kernel made SwiftShader's barrier (coroutine) lowering exhaust 23 GB of memory. */
 export function gemmKernel(s: GemmSpec): string {
   const { tm, tn, tk, rm, rn, kh, kw } = s;
   const threads = (tm / rm) * (tn / rn);
@@ -386,7 +388,10 @@ ${range(s.rw).map((r) => `  var acc${r} = 0.0;`).join('\n')}
     let base = (ty * SH + ky * DH) * IW + tx * RW * SW;
 ${range(seg).map((q) => `    let r${q} = tile[base + ${q}u];`).join('\n')}
 ${range(s.kw)
-  .map((kx) => [`    let f${kx} = filt[ky * KW + ${kx}u];`, ...range(s.rw).map((r) => `    acc${r} = fma(r${r * s.sw + kx * s.dw}, f${kx}, acc${r});`)].join('\n'))
+  .flatMap((kx) => [
+    `    let f${kx} = filt[ky * KW + ${kx}u];`,
+    ...range(s.rw).map((r) => `    acc${r} = fma(r${r * s.sw + kx * s.dw}, f${kx}, acc${r});`),
+  ])
   .join('\n')}
   }
 

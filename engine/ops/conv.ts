@@ -115,7 +115,8 @@ function checkShapes(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null
   return { b, cin, h, w, cout, kh, kw, hout, wout };
 }
 
-/** Tilings tried on SwiftShader; see gemmTiling. */
+/** Implicit-GEMM tilings (GPU adapters): 64 x 64 blocks of 4 x 4 per thread, and a
+ * 16-row block for groups of few output channels (grouped convolutions). */
 const GEMM_LARGE: GemmTiling = { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
 const GEMM_SMALL_M: GemmTiling = { tm: 16, tn: 64, tk: 16, rm: 4, rn: 4 };
 
@@ -219,8 +220,19 @@ function depthwiseConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bia
  * shape: there shared memory is plain memory, each barrier switches coroutines, and the
  * staged kernels measured 3-10x slower (depthwise included). */
 function preferDirect(): boolean {
-  return runtime().adapter.info.isFallbackAdapter === true;
+  const adapter = runtime().adapter;
+  let cpu = cpuAdapters.get(adapter);
+  if (cpu === undefined) {
+    // browsers without adapter.info are taken for GPUs
+    const i: Partial<GPUAdapterInfo> = adapter.info ?? {};
+    const names = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`;
+    cpu = i.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe/i.test(names);
+    cpuAdapters.set(adapter, cpu);
+  }
+  return cpu;
 }
+
+const cpuAdapters = new WeakMap<GPUAdapter, boolean>();
 
 function isPointwise(p: Conv2dParams, s: ConvShape): boolean {
   return s.kh === 1 && s.kw === 1 && p.groups === 1 && p.stride.every((v) => v === 1) && p.padding.every((v) => v === 0);
