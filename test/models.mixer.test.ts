@@ -1,11 +1,9 @@
 import { describe, it, expect } from 'vitest';
-import { Tensor, dual, tidy } from '../engine/index.js';
+import { Tensor, dual } from '../engine/index.js';
 import { loadSafetensors } from '../engine/safetensors.js';
-import { disposeWeights, loadWeights, nameModules, namedModules, namedParams } from '../models/module.js';
-import { randomWeights } from '../models/init.js';
+import { nameModules, namedParams } from '../models/module.js';
 import { modelSpec, parameterCount } from '../models/registry.js';
-import { FIXTURES, fixtures, runParity, type Fixture } from './helpers/parity.js';
-import { Rng } from './helpers/random.js';
+import { FIXTURES, expectFullSizeForward, fixtures, leafModules, runParity, type Fixture } from './helpers/parity.js';
 
 /** The manifest also lists each fixture's leaf modules in timm's call order. */
 type WithLeaves = Fixture & { leaf_modules: { name: string; type: string }[] };
@@ -22,9 +20,7 @@ describe('MLP-Mixer', () => {
       nameModules(model);
       expect([...namedParams(model).keys()].sort()).toEqual([...tensors.keys()].sort());
       const timm = f.leaf_modules.map((l) => `${l.name} ${l.type}`);
-      const ours = namedModules(model)
-        .filter(([, m]) => namedModules(m).length === 0)
-        .map(([name, m]) => `${name} ${m.type}`);
+      const ours = leafModules(model);
       expect(new Set(ours)).toEqual(new Set(timm));
     }
   });
@@ -49,18 +45,6 @@ describe('MLP-Mixer', () => {
   });
 
   it('mixer_b16_224 runs at 224 px with random weights', async () => {
-    const model = modelSpec('mixer_b16_224').build();
-    nameModules(model);
-    loadWeights(model, randomWeights(model, 7));
-    const rng = new Rng(8);
-    const x = Tensor.fromData(Float32Array.from(rng.normals(3 * 224 * 224)), [1, 3, 224, 224]);
-    const out = tidy(() => model.forward(dual(x)));
-    expect(out.primal.shape).toEqual([1, 1000]);
-    const logits = await out.primal.read();
-    expect(logits.every(Number.isFinite)).toBe(true);
-    expect(Math.max(...logits.map(Math.abs))).toBeGreaterThan(0);
-    x.dispose();
-    out.primal.dispose();
-    disposeWeights(model);
+    await expectFullSizeForward('mixer_b16_224', 7);
   });
 });

@@ -1,12 +1,10 @@
 import { describe, it, expect } from 'vitest';
-import { LeeError, Tensor, dual, tidy } from '../engine/index.js';
+import { LeeError } from '../engine/index.js';
 import { loadSafetensors } from '../engine/safetensors.js';
-import { disposeWeights, loadWeights, nameModules, namedModules, namedParams } from '../models/module.js';
+import { nameModules, namedParams } from '../models/module.js';
 import { modelSpec, parameterCount } from '../models/registry.js';
 import { vitSpecs } from '../models/vit.js';
-import { randomWeights } from '../models/init.js';
-import { FIXTURES, fixtures, runParity, type Fixture } from './helpers/parity.js';
-import { Rng } from './helpers/random.js';
+import { FIXTURES, expectFullSizeForward, fixtures, leafModules, runParity, type Fixture } from './helpers/parity.js';
 
 /** The manifest also lists each fixture's leaf modules (in timm's call order) and the
  * ones timm builds but never calls. */
@@ -46,9 +44,7 @@ describe('ViT / DeiT', () => {
       nameModules(model);
       expect([...namedParams(model).keys()].sort()).toEqual([...tensors.keys()].sort());
       const timm = [...f.leaf_modules.map((l) => `${l.name} ${l.type}`)];
-      const ours = namedModules(model)
-        .filter(([, m]) => namedModules(m).length === 0)
-        .map(([name, m]) => `${name} ${m.type}`);
+      const ours = leafModules(model);
       const uncalled = ours.filter((l) => f.uncalled_leaf_modules.includes(l.split(' ')[0]!));
       expect(uncalled.length, `${f.name}: uncalled leaves`).toBe(f.uncalled_leaf_modules.length);
       expect(new Set(ours.filter((l) => !uncalled.includes(l)))).toEqual(new Set(timm));
@@ -77,19 +73,7 @@ describe('ViT / DeiT', () => {
   });
 
   it('vit_base_patch16_224 runs at 224 px with random weights', async () => {
-    const model = modelSpec('vit_base_patch16_224').build();
-    nameModules(model);
-    loadWeights(model, randomWeights(model, 7));
-    const rng = new Rng(8);
-    const x = Tensor.fromData(Float32Array.from(rng.normals(3 * 224 * 224)), [1, 3, 224, 224]);
-    const out = tidy(() => model.forward(dual(x)));
-    expect(out.primal.shape).toEqual([1, 1000]);
-    const logits = await out.primal.read();
-    expect(logits.every(Number.isFinite)).toBe(true);
-    expect(Math.max(...logits.map(Math.abs))).toBeGreaterThan(0);
-    x.dispose();
-    out.primal.dispose();
-    disposeWeights(model);
+    await expectFullSizeForward('vit_base_patch16_224', 7);
     // 17.6 GFLOP on a software adapter: minutes on a busy 2-core machine
   }, 900_000);
 });
