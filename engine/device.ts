@@ -1,9 +1,10 @@
 import { LeeError } from './errors.js';
 
 /** Software Vulkan drivers Dawn can use when a GPU-less Linux box has no adapter.
- * SwiftShader first: Mesa 25's lavapipe (bookworm-backports) aborts inside Dawn's
- * event processing on the first dispatch with `webgpu` 0.6.2 (seen 2026-11), while
- * Mesa 22's is rejected by Dawn and never gets this far. */
+ * SwiftShader first: it is what CI installs and tests. Mesa 25's lavapipe
+ * (bookworm-backports) aborted inside Dawn's event processing here, but that was before
+ * the Dawn instance was kept alive (see `instances`), the likely cause; not re-checked.
+ * Mesa 22's lavapipe is rejected by Dawn. */
 const SOFTWARE_ICDS = [
   '/usr/lib/chromium/vk_swiftshader_icd.json',
   '/usr/share/vulkan/icd.d/lvp_icd.json',
