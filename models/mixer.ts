@@ -1,28 +1,14 @@
 import { LeeError, ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module } from './module.js';
-import { Conv2d, Identity, Linear } from './layers.js';
-import { Dropout, LayerNorm, Mlp } from './transformer-layers.js';
+import { Identity, Linear } from './layers.js';
+import { Dropout, LayerNorm, Mlp, PatchEmbed } from './transformer-layers.js';
 import { INCEPTION, countIndexed, preprocess, shapeOf, type ModelSpec } from './spec.js';
 
 // MLP-Mixer (Tolstikhin et al. 2021) as timm 0.9.16's `MlpMixer`: patches -> blocks
 // that alternately mix tokens and channels with two-layer MLPs -> norm -> mean over
 // tokens -> head. Every LayerNorm has eps 1e-6. Identity / Dropout fields are timm's
 // eval-mode no-op modules, kept so the module tree (and its names) is timm's.
-
-/** Conv2d with kernel = stride = patch, then flatten(2).transpose(1, 2): tokens in
- * row-major patch order, [B, N, D]. */
-class PatchEmbed extends Module {
-  readonly proj: Conv2d;
-  readonly norm = new Identity();
-  constructor(inChans: number, dim: number, patch: number) {
-    super();
-    this.proj = new Conv2d(inChans, dim, patch, { stride: patch, bias: true });
-  }
-  forward(x: Dual): Dual {
-    return this.norm.forward(ops.transpose(ops.flatten(this.proj.forward(x), 2), 1, 2));
-  }
-}
 
 /** x = x + mlp_tokens(norm1(x)^T)^T; x = x + mlp_channels(norm2(x)). The token MLP
  * runs on [B, D, N], so its fc1 maps N tokens to int(0.5 D) hidden units. */

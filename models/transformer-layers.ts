@@ -1,6 +1,6 @@
 import { ops, type Dual } from '../engine/index.js';
 import { Module, Param, param } from './module.js';
-import { Identity, Linear } from './layers.js';
+import { Conv2d, Identity, Linear } from './layers.js';
 
 /** Layers of timm's token models (ViT/DeiT, and the MLP blocks of Mixer and ConvNeXt).
  * Class names are torch's / timm's: they are the module types in layerwise reports. */
@@ -51,5 +51,20 @@ export class Mlp extends Module {
   forward(x: Dual): Dual {
     const h = this.norm.forward(this.drop1.forward(this.act.forward(this.fc1.forward(x))));
     return this.drop2.forward(this.fc2.forward(h));
+  }
+}
+
+/** Conv2d with kernel = stride = patch, flatten(2).transpose(1, 2): [B, N, D] tokens in
+ * row-major patch order (timm's PatchEmbed, shared by ViT/DeiT and the Mixer's `stem`);
+ * `norm` is an Identity in every model here. */
+export class PatchEmbed extends Module {
+  readonly proj: Conv2d;
+  readonly norm = new Identity();
+  constructor(inChans: number, dim: number, patch: number) {
+    super();
+    this.proj = new Conv2d(inChans, dim, patch, { stride: patch, bias: true });
+  }
+  forward(x: Dual): Dual {
+    return this.norm.forward(ops.transpose(ops.flatten(this.proj.forward(x), 2), 1, 2));
   }
 }

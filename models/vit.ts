@@ -1,28 +1,14 @@
 import { LeeError, ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Param, Sequential, param } from './module.js';
-import { Conv2d, Identity, Linear } from './layers.js';
-import { Dropout, LayerNorm, Mlp } from './transformer-layers.js';
+import { Identity, Linear } from './layers.js';
+import { Dropout, LayerNorm, Mlp, PatchEmbed } from './transformer-layers.js';
 import { IMAGENET, INCEPTION, countIndexed, preprocess, shapeOf, type ModelSpec } from './spec.js';
 
 // Vision Transformer (Dosovitskiy et al. 2021) and DeiT (Touvron et al. 2021) as timm
 // 0.9.16's `VisionTransformer` / `VisionTransformerDistilled` in eval mode: patches ->
 // [cls (, dist)] tokens + pos_embed -> pre-norm blocks -> LayerNorm -> token pooling.
 // Every LayerNorm has eps 1e-6; GELU is the erf form.
-
-/** Conv2d with kernel = stride = patch, flatten(2).transpose(1, 2): [B, N, D] tokens in
- * row-major patch order; `norm` is an Identity in every ViT/DeiT here. */
-export class PatchEmbed extends Module {
-  readonly proj: Conv2d;
-  readonly norm = new Identity();
-  constructor(inChans: number, dim: number, patch: number) {
-    super();
-    this.proj = new Conv2d(inChans, dim, patch, { stride: patch, bias: true });
-  }
-  forward(x: Dual): Dual {
-    return this.norm.forward(ops.transpose(ops.flatten(this.proj.forward(x), 2), 1, 2));
-  }
-}
 
 /** timm's `Attention`: one qkv Linear, heads split as reshape [B, N, 3, H, hd] then
  * permute (2, 0, 3, 1, 4), so qkv feature f = s D + h hd + c for s = q, k, v; then

@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor, dual } from '../engine/index.js';
 import { loadSafetensors } from '../engine/safetensors.js';
-import { nameModules, namedParams } from '../models/module.js';
+import { nameModules } from '../models/module.js';
 import { modelSpec, parameterCount } from '../models/registry.js';
-import { FIXTURES, expectFullSizeForward, fixtures, leafModules, runParity, type Fixture } from './helpers/parity.js';
+import { FIXTURES, expectFullSizeForward, expectTimmTree, fixtures, runParity, type Fixture } from './helpers/parity.js';
 
 /** The manifest also lists each fixture's leaf modules in timm's call order. */
 type WithLeaves = Fixture & { leaf_modules: { name: string; type: string }[] };
@@ -18,10 +18,7 @@ describe('MLP-Mixer', () => {
       const { tensors } = await loadSafetensors(`${FIXTURES}${f.weights}`);
       const model = modelSpec(f.arch).build(tensors);
       nameModules(model);
-      expect([...namedParams(model).keys()].sort()).toEqual([...tensors.keys()].sort());
-      const timm = f.leaf_modules.map((l) => `${l.name} ${l.type}`);
-      const ours = leafModules(model);
-      expect(new Set(ours)).toEqual(new Set(timm));
+      expectTimmTree(model, tensors.keys(), f.leaf_modules);
     }
   });
 

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { init, shutdown, Tensor, tidy, dual } from '../../engine/index.js';
 import { loadSafetensors } from '../../engine/safetensors.js';
 import { createModel, modelSpec } from '../../models/registry.js';
-import { disposeWeights, loadWeights, nameModules, namedModules, type Module } from '../../models/module.js';
+import { disposeWeights, loadWeights, nameModules, namedModules, namedParams, type Module } from '../../models/module.js';
 import { randomWeights } from '../../models/init.js';
 import { Rng } from './random.js';
 import { relL2 } from './compare.js';
@@ -91,4 +91,10 @@ export async function expectFullSizeForward(name: string, seed: number, classes 
   x.dispose();
   out.primal.dispose();
   disposeWeights(model);
+}
+
+/** The module tree spells timm's state_dict keys and its leaf modules (`name Type`). */
+export function expectTimmTree(model: Module, keys: Iterable<string>, leaves: readonly { name: string; type: string }[]): void {
+  expect([...namedParams(model).keys()].sort()).toEqual([...keys].sort());
+  expect(new Set(leafModules(model))).toEqual(new Set(leaves.map((l) => `${l.name} ${l.type}`)));
 }
