@@ -72,7 +72,7 @@ import torch.autograd.forward_ad as fwAD
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_model_fixtures import read_safetensors, write_safetensors  # noqa: E402
 from gen_lie_fixtures import GENERATORS as ALL_GENERATORS  # noqa: E402
-from gen_lie_fixtures import closed_form_tangent, lie_derivative, load_model  # noqa: E402
+from gen_lie_fixtures import closed_form_tangent, fixture_run, lie_derivative, load_model, write_index  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATORS = ('translate_x', 'rotate', 'saturate')
@@ -295,25 +295,9 @@ def make_fixture(entry, models_dir, out_dir):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--timm', required=True, help='path to a timm v0.9.16 source tree')
-    ap.add_argument('--models', default=str(ROOT / 'test/fixtures/models'))
-    ap.add_argument('--out', default=str(ROOT / 'test/fixtures/layerwise'))
-    ap.add_argument('--only', default='', help='comma-separated fixture names (default: all)')
-    args = ap.parse_args()
-    sys.path.insert(0, args.timm)
-    import timm
-    assert timm.__version__ == '0.9.16', f'expected timm 0.9.16, got {timm.__version__}'
-    models_dir, out_dir = Path(args.models), Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = json.loads((models_dir / 'manifest.json').read_text())
-    only = {s for s in args.only.split(',') if s}
-    index_path = out_dir / 'manifest.json'
-    index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    entries = {e['name']: e for e in index.get('fixtures', [])}
-    for entry in manifest['fixtures']:
-        if only and entry['name'] not in only:
-            continue
+    run = fixture_run(__doc__.split('\n')[0], 'test/fixtures/layerwise')
+    models_dir, out_dir, entries = run.models_dir, run.out_dir, run.entries
+    for entry in run.selected:
         start = time.time()
         layers, residuals, vs_lie = make_fixture(entry, models_dir, out_dir)
         secs = time.time() - start
@@ -327,14 +311,11 @@ def main():
             residual={k: float(f'{v:.3g}') for k, v in residuals.items()},
             e2e_vs_lie_fixture={k: float(f'{v:.3g}') for k, v in vs_lie.items()},
             layers=layers)
-    order = [e['name'] for e in manifest['fixtures']]
-    index = dict(generator='scripts/gen_layerwise_fixtures.py', timm_version=timm.__version__,
-                 torch_version=torch.__version__, interp=INTERP, generators=list(GENERATORS),
-                 tensors='contrib.<generator>.<layer> and e2e.<generator> [B, classes]; F32 from float64',
-                 residual='max over images of ||sum_i contrib_i - e2e|| / ||e2e||, float64',
-                 layouts='nchw | nhwc | tokens/<prefix> | tokens_last/<prefix> | none (G = 0)',
-                 fixtures=sorted(entries.values(), key=lambda e: order.index(e['name'])))
-    index_path.write_text(json.dumps(index, indent=1) + '\n')
+    write_index(run, generator='scripts/gen_layerwise_fixtures.py', timm_version=run.timm_version,
+                torch_version=torch.__version__, interp=INTERP, generators=list(GENERATORS),
+                tensors='contrib.<generator>.<layer> and e2e.<generator> [B, classes]; F32 from float64',
+                residual='max over images of ||sum_i contrib_i - e2e|| / ||e2e||, float64',
+                layouts='nchw | nhwc | tokens/<prefix> | tokens_last/<prefix> | none (G = 0)')
 
 
 if __name__ == '__main__':

@@ -272,11 +272,14 @@ def make_fixture(entry, models_dir, out_dir):
     return worst
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def fixture_run(description, default_out):
+    """The fixture scripts' shared command line: --timm (put on sys.path, checked to be
+    0.9.16), --models, --out, --only; returns the selected manifest entries, the output
+    folder and the existing index entries (reruns of --only keep the others)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument('--timm', required=True, help='path to a timm v0.9.16 source tree')
     ap.add_argument('--models', default=str(ROOT / 'test/fixtures/models'))
-    ap.add_argument('--out', default=str(ROOT / 'test/fixtures/lie'))
+    ap.add_argument('--out', default=str(ROOT / default_out))
     ap.add_argument('--only', default='', help='comma-separated fixture names (default: all)')
     args = ap.parse_args()
     sys.path.insert(0, args.timm)
@@ -288,10 +291,24 @@ def main():
     only = {s for s in args.only.split(',') if s}
     index_path = out_dir / 'manifest.json'
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    entries = {e['name']: e for e in index.get('fixtures', [])}
-    for entry in manifest['fixtures']:
-        if only and entry['name'] not in only:
-            continue
+    return argparse.Namespace(
+        models_dir=models_dir, out_dir=out_dir, manifest=manifest, index_path=index_path,
+        timm_version=timm.__version__,
+        selected=[e for e in manifest['fixtures'] if not only or e['name'] in only],
+        entries={e['name']: e for e in index.get('fixtures', [])})
+
+
+def write_index(run, **fields):
+    """The output folder's manifest.json: `fields`, then the fixtures in manifest order."""
+    order = [e['name'] for e in run.manifest['fixtures']]
+    index = dict(fields, fixtures=sorted(run.entries.values(), key=lambda e: order.index(e['name'])))
+    run.index_path.write_text(json.dumps(index, indent=1) + '\n')
+
+
+def main():
+    run = fixture_run(__doc__.split('\n')[0], 'test/fixtures/lie')
+    models_dir, out_dir, entries = run.models_dir, run.out_dir, run.entries
+    for entry in run.selected:
         start = time.time()
         worst = make_fixture(entry, models_dir, out_dir)
         print(f"{entry['name']:24s} {time.time() - start:5.1f}s " + ' '.join(f'{k}={v:.2g}' for k, v in worst.items()),
@@ -299,12 +316,9 @@ def main():
         entries[entry['name']] = dict(name=entry['name'], arch=entry['arch'], lie=f"{entry['name']}.lie.safetensors",
                                       weights=entry['weights'], io=entry['io'],
                                       checks={k: float(f'{v:.3g}') for k, v in worst.items()})
-    order = [e['name'] for e in manifest['fixtures']]
-    index = dict(generator='scripts/gen_lie_fixtures.py', timm_version=timm.__version__,
-                 torch_version=torch.__version__, interps=list(INTERPS), generators=list(GENERATORS),
-                 tensors='lie.<interp>.<generator> [N, classes]; probs, logits [N, classes]; all F32 from float64',
-                 fixtures=sorted(entries.values(), key=lambda e: order.index(e['name'])))
-    index_path.write_text(json.dumps(index, indent=1) + '\n')
+    write_index(run, generator='scripts/gen_lie_fixtures.py', timm_version=run.timm_version,
+                torch_version=torch.__version__, interps=list(INTERPS), generators=list(GENERATORS),
+                tensors='lie.<interp>.<generator> [N, classes]; probs, logits [N, classes]; all F32 from float64')
 
 
 if __name__ == '__main__':
