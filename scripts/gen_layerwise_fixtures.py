@@ -58,7 +58,6 @@ Outputs: <name>.layerwise.safetensors with `contrib.<generator>.<layer>` and
 `e2e.<generator>` [B, classes] (F32 from float64), and manifest.json (layers in order with
 module type and layouts, additivity residuals max_b ||sum c - e2e|| / ||e2e||).
 """
-import argparse
 import json
 import math
 import re
