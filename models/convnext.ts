@@ -63,6 +63,10 @@ class ConvNeXtBlock extends Module {
     this.conv_dw = new Conv2d(dim, dim, 7, { padding: 3, groups: dim, bias: true });
     this.norm = convMlp ? new LayerNorm2d(dim) : new LayerNorm(dim);
     this.mlp = convMlp ? new ConvMlp(dim, hidden) : new Mlp(dim, hidden);
+    if (!convMlp) {
+      const mlp = this.mlp as Mlp;
+      for (const m of [this.norm, mlp.fc1, mlp.act, mlp.drop1, mlp.norm, mlp.fc2, mlp.drop2]) m.layouts = { input: 'bhwc', output: 'bhwc' };
+    }
   }
   forward(x: Dual): Dual {
     let y = this.conv_dw.forward(x);

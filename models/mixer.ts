@@ -1,6 +1,7 @@
 import { LeeError, ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module } from './module.js';
+import { layerOp } from './hooks.js';
 import { Identity, Linear } from './layers.js';
 import { Dropout, LayerNorm, Mlp, PatchEmbed } from './transformer-layers.js';
 import { INCEPTION, countIndexed, preprocess, shapeOf, type ModelSpec } from './spec.js';
@@ -23,6 +24,13 @@ class MixerBlock extends Module {
     super();
     this.norm1 = new LayerNorm(dim);
     this.mlp_tokens = new Mlp(tokens, tokenHidden);
+    // tokens on the last axis in and out; the hidden units are not a grid (even where
+    // their count is a square)
+    const t = this.mlp_tokens;
+    t.fc1.layouts = { input: 'tokens_last', output: 'none' };
+    for (const m of [t.act, t.drop1, t.norm]) m.layouts = { input: 'none', output: 'none' };
+    t.fc2.layouts = { input: 'none', output: 'tokens_last' };
+    t.drop2.layouts = { input: 'tokens_last', output: 'tokens_last' };
     this.norm2 = new LayerNorm(dim);
     this.mlp_channels = new Mlp(dim, channelHidden);
   }
@@ -73,7 +81,8 @@ export class MlpMixer extends Module {
     }
     let h = this.stem.forward(x);
     for (const b of this.blocks) h = b.forward(h);
-    h = ops.mean(this.norm.forward(h), [1]);
+    // the mean over tokens is not a module in timm, and not equivariant: a named layer
+    h = layerOp('global_pool', 'token_mean', (t) => ops.mean(t, [1]), this.norm.forward(h));
     return this.head.forward(this.head_drop.forward(h));
   }
 }

@@ -16,6 +16,17 @@ export class Param {
 
 export const param = (...shape: number[]): Param => new Param(shape);
 
+/** How a layer's input or output holds an image where its shape alone does not say
+ * (SPEC 5.4): channels-last maps (`bhwc`), tokens on the last axis [B, C, N]
+ * (`tokens_last`: the Mixer's token MLP), or not image-like at all (`none`: hidden
+ * units that merely happen to have a square count). */
+export type LayoutHint = 'bhwc' | 'tokens_last' | 'none';
+
+export interface LayerLayouts {
+  input?: LayoutHint;
+  output?: LayoutHint;
+}
+
 /** A layer with timm's name. Fields that are Params, Modules or arrays of Modules are
  * its weights and children, named by their field names (arrays by index), so the
  * object tree spells timm's state_dict keys. */
@@ -23,7 +34,16 @@ export abstract class Module {
   /** timm's dotted path (`layer1.0.conv2`), set by `nameModules`. */
   name = '';
 
+  /** Set by the parent where the shape of this layer's input or output is ambiguous. */
+  layouts: LayerLayouts | undefined = undefined;
+
   abstract forward(x: Dual): Dual;
+
+  /** true for a module with children that timm's layerwise attribution counts as ONE
+   * layer (timm's `Attention`); its children are then not layers of their own. */
+  get atomic(): boolean {
+    return false;
+  }
 
   /** timm's class name for reports (`Conv2d`, `Attention`). */
   get type(): string {

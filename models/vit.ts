@@ -1,6 +1,7 @@
 import { LeeError, ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Param, Sequential, param } from './module.js';
+import { layerOp } from './hooks.js';
 import { Identity, Linear } from './layers.js';
 import { Dropout, LayerNorm, Mlp, PatchEmbed } from './transformer-layers.js';
 import { IMAGENET, INCEPTION, countIndexed, preprocess, shapeOf, type ModelSpec } from './spec.js';
@@ -40,6 +41,11 @@ export class Attention extends Module {
     this.scale = this.headDim ** -0.5;
     this.qkv = new Linear(dim, 3 * dim, qkvBias);
     this.proj = new Linear(dim, dim);
+  }
+
+  /** timm's layerwise attribution counts the whole attention as one layer */
+  override get atomic(): boolean {
+    return true;
   }
 
   forward(x: Dual): Dual {
@@ -130,7 +136,8 @@ export class VisionTransformer extends Module {
     return this.config.distilled ? 2 : 1;
   }
 
-  /** [cls (, dist), patches] + pos_embed: the prefix tokens and pos_embed are weights. */
+  /** [cls (, dist), patches] + pos_embed: the prefix tokens and pos_embed are weights.
+   * Adding pos_embed is not equivariant, so it is a layer of its own (`pos_embed`). */
   protected embed(x: Dual): Dual {
     const h = this.patch_embed.forward(x);
     const [b, n, d] = h.primal.shape as [number, number, number];
@@ -143,7 +150,8 @@ export class VisionTransformer extends Module {
       );
     }
     const prefix = [this.cls_token, ...this.extraTokens()].map((t) => ops.expand(t.value, [b, 1, d]));
-    return ops.add(ops.concat([...prefix, h], 1), this.pos_embed.value);
+    const joined = ops.concat([...prefix, h], 1);
+    return layerOp('pos_embed', 'pos_embed_add', (t) => ops.add(t, this.pos_embed.value), joined);
   }
 
   protected extraTokens(): Param[] {

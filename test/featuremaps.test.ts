@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { init, shutdown, Tensor, ops, type Dual } from '../engine/index.js';
-import { mapLayout, mapLieDerivative } from '../lee/featuremaps.js';
+import { layoutOf, mapLayout, mapLieDerivative } from '../lee/featuremaps.js';
 import { GENERATORS, type SpatialGenerator } from '../lee/transforms.js';
 import { Rng } from './helpers/random.js';
 import { expectClose } from './helpers/compare.js';
@@ -29,6 +29,15 @@ describe('Lie derivatives of image-like outputs (L = J G_in x - G_out f)', () =>
     expect(mapLayout([2, 197, 64])).toEqual({ kind: 'tokens', prefix: 1 });
     expect(mapLayout([2, 198, 64])).toEqual({ kind: 'tokens', prefix: 2 });
     expect(mapLayout([2, 10])).toEqual({ kind: 'none' });
+  });
+
+  it('a model hint overrides the shape (channels-last, tokens on the last axis, hidden units)', () => {
+    expect(layoutOf([2, 16, 16, 16], 'bhwc')).toEqual({ kind: 'bhwc' });
+    expect(layoutOf([2, 1, 1, 16], 'bhwc')).toEqual({ kind: 'none' });
+    expect(layoutOf([2, 16, 197], 'tokens_last')).toEqual({ kind: 'tokens_last', prefix: 1 });
+    expect(layoutOf([2, 16, 64], 'none')).toEqual({ kind: 'none' });
+    expect(layoutOf([2, 16, 64])).toEqual({ kind: 'tokens', prefix: 0 });
+    expect(() => layoutOf([2, 16, 7], 'tokens_last')).toThrow(/\[B, C, e \+ k\^2\]/);
   });
 
   it('a 1x1 convolution is exactly equivariant: zero for every generator', async () => {
@@ -66,6 +75,17 @@ describe('Lie derivatives of image-like outputs (L = J G_in x - G_out f)', () =>
     expect(output.shape).toEqual([B, 1 + side * side, C]);
     expect(await maxAbs(lie)).toBeLessThan(1e-5 * (await maxAbs(output)));
     for (const t of [xs, cls, output, lie]) t.dispose();
+  });
+
+  it('tokens on the last axis: pixels flattened channels-first are equivariant', async () => {
+    const x = Tensor.fromData(Float32Array.from(new Rng(9).normals(B * C * H * H)), [B, C, H, H]);
+    const { output, lie } = mapLieDerivative((d: Dual) => ops.reshape(d, [B, C, H * H]), x, {
+      transforms: GENERATORS,
+      outputLayout: { kind: 'tokens_last', prefix: 0 },
+    });
+    expect(output.shape).toEqual([B, C, H * H]);
+    expect(await maxAbs(lie)).toBeLessThan(1e-6);
+    for (const t of [x, output, lie]) t.dispose();
   });
 
   it('channels-last maps transform their middle axes', async () => {

@@ -42,6 +42,20 @@ describe('layout ops', () => {
     for (const v of [x, t, y.primal, y.tangents!]) v.dispose();
   });
 
+  it('concatOrZeros fills null parts with zeros, even over stale pool buffers', async () => {
+    // a released buffer of the output's size class holds non-zeros before the call
+    Tensor.fromData(new Float32Array(40).fill(9), [40]).dispose();
+    const a = Tensor.fromData([1, 2, 3, 4, 5, 6], [1, 2, 3]);
+    const b = Tensor.fromData([7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18], [2, 2, 3]);
+    const y = ops.concatOrZeros([null, a, null, b], [[2, 2, 3], [1, 2, 3], [0, 2, 3], [2, 2, 3]], 0);
+    expect(y.shape).toEqual([5, 2, 3]);
+    expect(Array.from(await y.read())).toEqual([...Array(12).fill(0), 1, 2, 3, 4, 5, 6, ...Array.from({ length: 12 }, (_, i) => 7 + i)]);
+    const z = ops.concatOrZeros([null, a], [[1, 1, 3], [1, 2, 3]], 1);
+    expect(Array.from(await z.read())).toEqual([0, 0, 0, 1, 2, 3, 4, 5, 6]);
+    expect(() => ops.concatOrZeros([a], [[2, 2, 3]], 0)).toThrow(/part 0 is \[1, 2, 3\]/);
+    for (const t of [a, b, y, z]) t.dispose();
+  });
+
   it('does not leak buffers inside tidy', async () => {
     const live = runtime().pool.liveCount;
     tidy(() => {

@@ -4,12 +4,10 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { init, shutdown, Tensor } from '../engine/index.js';
 import { loadSafetensors, type HostTensor } from '../engine/safetensors.js';
 import type { Interp } from '../engine/ops/sample.js';
-import { createModel } from '../models/registry.js';
-import { vitSpecs } from '../models/vit.js';
-import { disposeWeights, loadWeights, nameModules, type Module } from '../models/module.js';
+import { disposeWeights, type Module } from '../models/module.js';
 import { lieDerivatives, type LieResult } from '../lee/lie.js';
 import { GENERATORS } from '../lee/transforms.js';
-import { FIXTURES, fixtures } from './helpers/parity.js';
+import { fixtureModel } from './helpers/parity.js';
 import { relL2 } from './helpers/compare.js';
 
 // End-to-end Lie derivatives against scripts/gen_lie_fixtures.py: timm in float64 with
@@ -30,22 +28,10 @@ interface LieFixture {
 
 const lieFixtures = (JSON.parse(readFileSync(`${LIE}manifest.json`, 'utf8')) as { fixtures: LieFixture[] }).fixtures;
 
-/** The fixture's model with its weights. A state_dict does not record a ViT's attention
- * heads, so those come from the fixture's timm kwargs. */
-function build(f: LieFixture, weights: Map<string, HostTensor>): Module {
-  const kwargs = (fixtures((m) => m.name === f.name)[0] as unknown as { kwargs: { num_heads?: number } }).kwargs;
-  if (kwargs.num_heads === undefined) return createModel(f.arch, weights, f.weights);
-  const model = vitSpecs.find((s) => s.name === f.arch)!.build(weights, { numHeads: kwargs.num_heads });
-  nameModules(model);
-  loadWeights(model, weights, f.weights);
-  return model;
-}
-
 async function load(f: LieFixture): Promise<{ model: Module; images: Tensor; want: Map<string, HostTensor> }> {
-  const weights = await loadSafetensors(`${FIXTURES}${f.weights}`);
-  const input = (await loadSafetensors(`${FIXTURES}${f.io}`)).tensors.get('input')!;
+  const { model, images } = await fixtureModel(f.name);
   const want = (await loadSafetensors(`${LIE}${f.lie}`)).tensors;
-  return { model: build(f, weights.tensors), images: Tensor.fromData(input.data, input.shape), want };
+  return { model, images, want };
 }
 
 function disposeResult(r: LieResult): void {

@@ -1,5 +1,5 @@
 import { runtime } from '../runtime.js';
-import { Tensor, numel, stridesOf, type Shape } from '../tensor.js';
+import { Tensor, numel, sameShape, stridesOf, type Shape } from '../tensor.js';
 import { primalOf, tangentCount, type Dual, type Operand } from '../dual.js';
 import { bind } from '../bind.js';
 import { linearLifted, type PrimitiveDef, type PrimitiveTable } from '../primitives.js';
@@ -149,6 +149,16 @@ function concatInto(inputs: readonly (Tensor | null)[], shapes: readonly Shape[]
     offset += s[axis]!;
   });
   return y;
+}
+
+/** Constant (no tangents) concatenation along `axis` in which a null part is a block of
+ * zeros of its shape: assembling stacked tangents without uploading zeros. */
+export function concatOrZeros(parts: readonly (Tensor | null)[], shapes: readonly Shape[], axis: number): Tensor {
+  if (parts.length !== shapes.length || !parts.length) throw new Error('concatOrZeros: one shape per part, at least one part');
+  parts.forEach((p, i) => {
+    if (p && !sameShape(p.shape, shapes[i]!)) throw new Error(`concatOrZeros: part ${i} is [${p.shape.join(', ')}], not [${shapes[i]!.join(', ')}]`);
+  });
+  return concatInto(parts, shapes, axis, null);
 }
 
 const permuteImpl: PrimitiveDef<LayoutParams['permute']>['impl'] = (p, [x]) =>

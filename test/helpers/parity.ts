@@ -26,6 +26,17 @@ export function fixtures(filter: (f: Fixture) => boolean): Fixture[] {
   return manifest.fixtures.filter(filter);
 }
 
+/** A fixture's model with its weights, and its input images. A state_dict does not
+ * record a ViT's attention heads: those come from the fixture's timm kwargs. */
+export async function fixtureModel(name: string): Promise<{ model: Module; images: Tensor; fixture: Fixture }> {
+  const fixture = fixtures((f) => f.name === name)[0];
+  if (!fixture) throw new Error(`no model fixture ${name}`);
+  const weights = await loadSafetensors(`${FIXTURES}${fixture.weights}`);
+  const input = (await loadSafetensors(`${FIXTURES}${fixture.io}`)).tensors.get('input')!;
+  const model = createModel(fixture.arch, weights.tensors, fixture.weights, { numHeads: fixture.kwargs.num_heads });
+  return { model, images: Tensor.fromData(input.data, input.shape), fixture };
+}
+
 /** max |got - want| <= 1e-4 max|want| + 1e-5 (SPEC 7) */
 export function expectLogitsClose(got: Float32Array, want: Float32Array, label: string): void {
   let maxAbs = 0;

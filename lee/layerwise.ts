@@ -1,0 +1,168 @@
+import { Tensor, tidy } from '../engine/tensor.js';
+import { dual, type Dual } from '../engine/dual.js';
+import * as ops from '../engine/ops/api.js';
+import type { Interp } from '../engine/ops/sample.js';
+import { withLayerHook, type LayerHook } from '../models/hooks.js';
+import type { Module } from '../models/module.js';
+import { imageTangents } from './lie.js';
+import { layoutOf, mapTangents, type MapLayout } from './featuremaps.js';
+import type { Generator } from './transforms.js';
+
+// Exact layerwise attribution (SPEC 5.3). For F = f_N o ... o f_1 the chain rule
+// telescopes: L F(x) = sum_i J_{>i} L f_i(h_{i-1}), with each layer's own Lie derivative
+// L f_i(h) = J_{f_i}(h)(G_in h) - G_out f_i(h). Every contribution c_i = J_{>i} L f_i is
+// one tangent direction of a forward pass: slot i stays zero up to layer i, enters it as
+// G_in h (so the layer itself computes J_{f_i} G_in h), leaves it minus G_out f_i(h), and
+// is carried to the softmax by the rest of the network. A pass carries `chunk` layers'
+// slots, so a run costs about (layers / chunk) forward passes with `chunk` tangents, each
+// tangent alive only from its layer on.
+
+/** One call of a layer, in network (call) order. */
+export interface Layer {
+  /** timm's dotted name (`layer1.0.conv2`, `blocks.3.attn`, `pos_embed`, `name#1`) */
+  name: string;
+  /** timm's class name, or the operation of a functional layer */
+  type: string;
+  order: number;
+  inShape: number[];
+  outShape: number[];
+  input: MapLayout;
+  output: MapLayout;
+  /** L f_i = 0 by construction, so no tangent is spent on it: an identity between equal
+   * layouts, or a layer whose input and output are both not image-like (G = 0). */
+  zero: boolean;
+}
+
+export interface LayerwiseOptions {
+  transform: Generator;
+  interp?: Interp;
+  /** layers (tangent directions) per forward pass; default 16 */
+  chunk?: number;
+  /** after each forward pass: passes done, passes in all (known after the first) */
+  onPass?: (done: number, total: number) => void;
+}
+
+/** A batch's attribution, on the host. */
+export interface LayerwiseResult {
+  layers: Layer[];
+  batch: number;
+  classes: number;
+  logits: Float32Array;
+  probs: Float32Array;
+  /** end-to-end L p = J_p(x)(G x), [B, classes] */
+  lie: Float32Array;
+  /** c_i [B, classes] per layer, in `layers` order (zeros for `zero` layers) */
+  contributions: Float32Array[];
+  /** per image ||sum_i c_i - L p|| / ||L p|| (the absolute norm where L p = 0) */
+  residual: number[];
+}
+
+export const DEFAULT_CHUNK = 16;
+
+const sameLayout = (a: MapLayout, b: MapLayout) => JSON.stringify(a) === JSON.stringify(b);
+
+/** [K, ...shape] tangents equal to `t` (zeros where null) with slot `s` replaced by `v`
+ * ([1, ...shape]; zeros where null). */
+function withSlot(t: Tensor | null, k: number, shape: readonly number[], s: number, v: Tensor | null): Tensor {
+  const rows = (n: number) => [n, ...shape];
+  const part = (a: number, b: number) => (t && b > a ? ops.slice(t, [a], [b]).primal : null);
+  return ops.concatOrZeros([part(0, s), v, part(s + 1, k)], [rows(s), rows(1), rows(k - s - 1)], 0);
+}
+
+/** The end-to-end pass: L p for one generator, and every layer call on the way. */
+function recordPass(model: Module, images: Tensor, gen: Generator, interp: Interp): { layers: Layer[]; logits: Tensor; probs: Tensor; lie: Tensor } {
+  const layers: Layer[] = [];
+  const record: LayerHook = (call, fn, x) => {
+    const y = fn(x);
+    const input = layoutOf(x.primal.shape, call.layouts?.input);
+    const output = layoutOf(y.primal.shape, call.layouts?.output);
+    const identity = y.primal === x.primal && sameLayout(input, output);
+    const zero = identity || (input.kind === 'none' && output.kind === 'none');
+    layers.push({ name: call.name, type: call.type, order: layers.length, inShape: [...x.primal.shape], outShape: [...y.primal.shape], input, output, zero });
+    return y;
+  };
+  return tidy(() => {
+    const x = dual(images, imageTangents(images, [gen], interp));
+    const logits = withLayerHook(model, record, () => model.forward(x));
+    const probs = ops.softmax(logits, -1);
+    const [b, c] = probs.primal.shape as [number, number];
+    return { layers, logits: logits.primal, probs: probs.primal, lie: probs.tangents!.reshape([b, c]) };
+  });
+}
+
+/** One forward pass carrying the contributions of `chunk` (all non-zero layers):
+ * tangents of the softmax [K, B, classes], slot k for chunk[k]. */
+function contributionPass(model: Module, images: Tensor, chunk: readonly Layer[], gen: Generator, interp: Interp): Tensor {
+  const slot = new Map(chunk.map((l, i) => [l.name, i]));
+  const k = chunk.length;
+  const reached = new Set<string>();
+  const inject: LayerHook = (call, fn, x) => {
+    const s = slot.get(call.name);
+    if (s === undefined) return fn(x);
+    reached.add(call.name);
+    const layer = chunk[s]!;
+    const gIn = mapTangents(x.primal, [gen], layer.input, interp);
+    const y = fn(dual(x.primal, withSlot(x.tangents, k, x.primal.shape, s, gIn)));
+    const gOut = mapTangents(y.primal, [gen], layer.output, interp);
+    if (!gOut) return y;
+    const own = y.tangents ? ops.sub(ops.slice(y.tangents, [s], [s + 1]), gOut) : ops.neg(gOut);
+    return dual(y.primal, withSlot(y.tangents, k, y.primal.shape, s, own.primal));
+  };
+  return tidy(() => {
+    const logits = withLayerHook(model, inject, () => model.forward(dual(images, null)));
+    const probs = ops.softmax(logits, -1);
+    const missing = chunk.filter((l) => !reached.has(l.name)).map((l) => l.name);
+    if (missing.length) throw new Error(`layerwise: layers not called in this pass: ${missing.join(', ')}`);
+    if (!probs.tangents) throw new Error('layerwise: the injected tangents did not reach the output');
+    return probs.tangents;
+  });
+}
+
+function norm(v: Float32Array | Float64Array, o: number, n: number): number {
+  let s = 0;
+  for (let i = o; i < o + n; i++) s += v[i]! * v[i]!;
+  return Math.sqrt(s);
+}
+
+/** Every layer's contribution to the Lie derivative of the softmax output, for one
+ * batch of images [B, 3, H, W] and one generator, with the additivity residual. */
+export async function layerwise(model: Module, images: Tensor, opts: LayerwiseOptions): Promise<LayerwiseResult> {
+  const interp = opts.interp ?? 'bilinear';
+  const chunkSize = opts.chunk ?? DEFAULT_CHUNK;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`layerwise: chunk must be a positive integer, got ${chunkSize}`);
+  const rec = recordPass(model, images, opts.transform, interp);
+  const [batch, classes] = rec.probs.shape as [number, number];
+  const take = async (t: Tensor) => {
+    try {
+      return await t.read();
+    } finally {
+      t.dispose();
+    }
+  };
+  const logits = await take(rec.logits);
+  const probs = await take(rec.probs);
+  const lie = await take(rec.lie);
+  const active = rec.layers.filter((l) => !l.zero);
+  const passes = Math.ceil(active.length / chunkSize);
+  opts.onPass?.(1, passes + 1);
+
+  const per = batch * classes;
+  const contributions = rec.layers.map(() => new Float32Array(per));
+  for (let p = 0; p < passes; p++) {
+    const chunk = active.slice(p * chunkSize, (p + 1) * chunkSize);
+    const out = await take(contributionPass(model, images, chunk, opts.transform, interp));
+    chunk.forEach((l, k) => contributions[l.order]!.set(out.subarray(k * per, (k + 1) * per)));
+    opts.onPass?.(p + 2, passes + 1);
+  }
+
+  const residual: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    const diff = new Float64Array(classes);
+    for (const c of contributions) for (let j = 0; j < classes; j++) diff[j]! += c[b * classes + j]!;
+    for (let j = 0; j < classes; j++) diff[j]! -= lie[b * classes + j]!;
+    const ref = norm(lie, b * classes, classes);
+    const err = norm(diff, 0, classes);
+    residual.push(ref > 0 ? err / ref : err);
+  }
+  return { layers: rec.layers, batch, classes, logits, probs, lie, contributions, residual };
+}

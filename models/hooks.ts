@@ -1,0 +1,63 @@
+import type { Dual } from '../engine/dual.js';
+import { Module, namedModules, type LayerLayouts } from './module.js';
+
+/** One call of a layer: a leaf module (timm's `Attention` as one), or an operation
+ * outside any module that a model names (ViT's `pos_embed` add, the Mixer's mean pool). */
+export interface LayerCall {
+  /** timm's dotted name; the k-th repeated call of one module is `name#k` */
+  name: string;
+  /** timm's class name, or the operation's name for a functional layer */
+  type: string;
+  layouts?: LayerLayouts;
+}
+
+/** Runs `fn` (the layer) on `x` and returns what the model should see as its output. */
+export type LayerHook = (call: LayerCall, fn: (x: Dual) => Dual, x: Dual) => Dual;
+
+let active: { hook: LayerHook; calls: Map<string, number> } | null = null;
+
+function call(name: string, type: string, layouts: LayerLayouts | undefined, fn: (x: Dual) => Dual, x: Dual): Dual {
+  if (!active) return fn(x);
+  const k = active.calls.get(name) ?? 0;
+  active.calls.set(name, k + 1);
+  const { hook } = active;
+  return hook({ name: k === 0 ? name : `${name}#${k}`, type, layouts }, fn, x);
+}
+
+/** A functional layer: `fn(x)`, seen by an active hook under `name`. */
+export function layerOp(name: string, type: string, fn: (x: Dual) => Dual, x: Dual, layouts?: LayerLayouts): Dual {
+  return call(name, type, layouts, fn, x);
+}
+
+/** The modules that are layers: leaves (no child modules) and atomic modules, whose
+ * descendants are then not layers. */
+export function layerModules(root: Module): Module[] {
+  const atomic: string[] = [];
+  const out: Module[] = [];
+  for (const [name, m] of namedModules(root)) {
+    if (atomic.some((a) => name.startsWith(`${a}.`))) continue;
+    const leaf = !m.entries().some(([, v]) => v instanceof Module);
+    if (m.atomic) atomic.push(name);
+    if (leaf || m.atomic) out.push(m);
+  }
+  return out;
+}
+
+/** Run `fn` with `hook` seeing every layer call of `root`'s forward, in call order (as
+ * PyTorch forward hooks that may replace a module's output). Modules must be named
+ * (`nameModules`); hooks do not nest. */
+export function withLayerHook<T>(root: Module, hook: LayerHook, fn: () => T): T {
+  if (active) throw new Error('withLayerHook: a layer hook is already active');
+  const layers = layerModules(root);
+  for (const m of layers) {
+    const forward = m.forward.bind(m);
+    m.forward = (x: Dual) => call(m.name, m.type, m.layouts, forward, x);
+  }
+  active = { hook, calls: new Map() };
+  try {
+    return fn();
+  } finally {
+    active = null;
+    for (const m of layers) Reflect.deleteProperty(m, 'forward');
+  }
+}
