@@ -5,6 +5,8 @@ import { randomWeights } from '../models/init.js';
 import { nameModules, type Module } from '../models/module.js';
 import type { Preprocess } from '../models/spec.js';
 import type { ImageSource } from '../lee/e2e.js';
+import type { Interp } from '../engine/ops/sample.js';
+import { intFlag } from './args.js';
 import { bundledImages } from './paths.js';
 import { imageName, listImages, loadImage } from './images.js';
 
@@ -72,4 +74,43 @@ export async function imageSource(paths: readonly string[], pre: Preprocess): Pr
 
 export async function bundledSource(pre: Preprocess): Promise<ImageSource> {
   return imageSource([bundledImages()], pre);
+}
+
+/** The flags every model-on-images command shares. */
+export interface InputFlags {
+  model?: string;
+  weights?: string;
+  images?: string[];
+  input?: string;
+  heads?: string;
+}
+
+export interface RunInputs {
+  loaded: LoadedModel;
+  source: ImageSource;
+  /** what ran, for reports: the --input file, the image paths, or 'bundled images' */
+  input: string | string[];
+}
+
+/** The model and images of a run: --weights or the seeded random default, --input,
+ * --images (also as trailing arguments) or the bundled images. Notes about the
+ * embedded default go to stderr even with --quiet: a result from random weights must
+ * never pass for a real one. */
+export async function runInputs(command: string, flags: InputFlags, positionals: readonly string[]): Promise<RunInputs> {
+  const images = [...(flags.images ?? []), ...positionals];
+  if (positionals.length && !flags.images) throw new LeeError(`${command}: unexpected argument '${positionals[0]}' (image paths go after --images)`);
+  if (flags.input && images.length) throw new LeeError(`${command}: give --images or --input, not both`);
+  const defaultImages = !flags.input && images.length === 0;
+  const heads = flags.heads === undefined ? undefined : intFlag(flags.heads, 'heads', 1);
+  const loaded = await resolveModel(flags.model, flags.weights, defaultImages, heads);
+  const source = flags.input ? await inputSource(flags.input) : defaultImages ? await bundledSource(loaded.preprocess) : await imageSource(images, loaded.preprocess);
+  if (loaded.random) console.error(`note: ${loaded.name} with RANDOM weights (seed 0), the embedded default, not a trained model; pass --weights for real results`);
+  if (defaultImages) console.error(`note: the ${source.names.length} bundled images (assets/images) at ${source.size[0]} px`);
+  return { loaded, source, input: flags.input ?? (defaultImages ? 'bundled images' : images) };
+}
+
+export function interpFlag(value: string | undefined): Interp {
+  const interp = value ?? 'bilinear';
+  if (interp !== 'bilinear' && interp !== 'bicubic') throw new LeeError(`--interp must be bilinear or bicubic, got '${value}'`);
+  return interp;
 }

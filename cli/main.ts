@@ -5,6 +5,7 @@ import { info, infoHelp } from './commands/info.js';
 import { bench, benchHelp } from './commands/bench.js';
 import { models, modelsHelp } from './commands/models.js';
 import { e2e, e2eHelp } from './commands/e2e.js';
+import { layerwise, layerwiseHelp } from './commands/layerwise.js';
 
 interface Command {
   run: (argv: string[]) => Promise<void>;
@@ -15,6 +16,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   info: { run: info, help: infoHelp, summary: 'print the WebGPU adapter and engine version' },
   e2e: { run: e2e, help: e2eHelp, summary: 'end-to-end Lie derivatives of every image (default: the embedded model and images)' },
+  layerwise: { run: layerwise, help: layerwiseHelp, summary: 'exact per-layer attribution of the Lie derivative (default: the embedded model and images)' },
   models: { run: models, help: modelsHelp, summary: 'list the architectures, with parameter counts and preprocessing' },
   bench: { run: bench, help: benchHelp, summary: 'measure kernel throughput (GFLOP/s) on this adapter' },
 };

@@ -1,4 +1,5 @@
 import { Tensor, tidy } from '../engine/tensor.js';
+import { runtime } from '../engine/runtime.js';
 import { dual, type Dual } from '../engine/dual.js';
 import * as ops from '../engine/ops/api.js';
 import type { Interp } from '../engine/ops/sample.js';
@@ -7,13 +8,13 @@ import type { Module } from '../models/module.js';
 import { imageTangents } from './lie.js';
 import { layoutOf, mapTangents, type MapLayout } from './featuremaps.js';
 import type { Generator } from './transforms.js';
+import type { ImageSource } from './e2e.js';
 
 // Exact layerwise attribution (SPEC 5.3). For F = f_N o ... o f_1 the chain rule
 // telescopes: L F(x) = sum_i J_{>i} L f_i(h_{i-1}), with each layer's own Lie derivative
 // L f_i(h) = J_{f_i}(h)(G_in h) - G_out f_i(h). Every contribution c_i = J_{>i} L f_i is
-// one tangent direction of a forward pass: slot i stays zero up to layer i, enters it as
-// G_in h (so the layer itself computes J_{f_i} G_in h), leaves it minus G_out f_i(h), and
-// is carried to the softmax by the rest of the network. A pass carries `chunk` layers'
+// one tangent direction of a forward pass: slot i stays zero up to layer i, is set to
+// L f_i at its output, and is carried to the softmax by the rest of the network. A pass carries `chunk` layers'
 // slots, so a run costs about (layers / chunk) forward passes with `chunk` tangents, each
 // tangent alive only from its layer on.
 
@@ -101,12 +102,14 @@ function contributionPass(model: Module, images: Tensor, chunk: readonly Layer[]
     if (s === undefined) return fn(x);
     reached.add(call.name);
     const layer = chunk[s]!;
+    // slot s is zero up to here, so the layer's own J G_in h is a separate one-tangent
+    // call (recomputing this layer's value), and only the output stack is rebuilt
+    const y = fn(x);
     const gIn = mapTangents(x.primal, [gen], layer.input, interp);
-    const y = fn(dual(x.primal, withSlot(x.tangents, k, x.primal.shape, s, gIn)));
+    const own = gIn ? fn(dual(x.primal, gIn)).tangents : null;
     const gOut = mapTangents(y.primal, [gen], layer.output, interp);
-    if (!gOut) return y;
-    const own = y.tangents ? ops.sub(ops.slice(y.tangents, [s], [s + 1]), gOut) : ops.neg(gOut);
-    return dual(y.primal, withSlot(y.tangents, k, y.primal.shape, s, own.primal));
+    const v = own && gOut ? ops.sub(own, gOut).primal : own ?? (gOut ? ops.neg(gOut).primal : null);
+    return dual(y.primal, withSlot(y.tangents, k, y.primal.shape, s, v));
   };
   return tidy(() => {
     const logits = withLayerHook(model, inject, () => model.forward(dual(images, null)));
@@ -165,4 +168,92 @@ export async function layerwise(model: Module, images: Tensor, opts: LayerwiseOp
     residual.push(ref > 0 ? err / ref : err);
   }
   return { layers: rec.layers, batch, classes, logits, probs, lie, contributions, residual };
+}
+
+export interface LayerwiseRunOptions extends Omit<LayerwiseOptions, 'onPass'> {
+  batch: number;
+  /** forward passes done and in all (the total is known after the first pass) */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A whole image set's attribution; per-layer statistics are per image. */
+export interface LayerwiseRun {
+  layers: Layer[];
+  images: string[];
+  classes: number;
+  logits: Float32Array;
+  probs: Float32Array;
+  lie: Float32Array;
+  /** c_i [N, classes] per layer */
+  contributions: Float32Array[];
+  /** ||c_i||^2 per layer and image (the paper's quantity) */
+  sqNorm: number[][];
+  /** ||c_i|| / sum_j ||c_j|| per layer and image (0 where every c_j is 0) */
+  share: number[][];
+  residual: number[];
+  passes: number;
+  seconds: number;
+}
+
+function join(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** `layerwise` over every image of `source`, a batch at a time. */
+export async function runLayerwise(model: Module, source: ImageSource, opts: LayerwiseRunOptions): Promise<LayerwiseRun> {
+  const t0 = globalThis.performance.now();
+  const n = source.names.length;
+  const batches = Math.ceil(n / opts.batch);
+  const [h, w] = source.size;
+  const results: LayerwiseResult[] = [];
+  let perBatch = 0;
+  for (let start = 0, i = 0; start < n; start += opts.batch, i++) {
+    const end = Math.min(n, start + opts.batch);
+    const x = Tensor.fromData(await source.load(start, end), [end - start, 3, h, w]);
+    try {
+      const r = await layerwise(model, x, {
+        ...opts,
+        onPass: (done, total) => {
+          perBatch = total;
+          opts.onProgress?.(i * total + done, batches * total);
+        },
+      });
+      const names = r.layers.map((l) => l.name).join();
+      if (results.length && names !== results[0]!.layers.map((l) => l.name).join()) throw new Error('layerwise: the layers changed between batches');
+      results.push(r);
+    } finally {
+      x.dispose();
+    }
+    runtime().check();
+  }
+  const first = results[0]!;
+  const layers = first.layers;
+  const contributions = layers.map((_, i) => join(results.map((r) => r.contributions[i]!)));
+  const classes = first.classes;
+  const sqNorm = contributions.map((c) => Array.from({ length: n }, (_, b) => norm(c, b * classes, classes) ** 2));
+  const share = sqNorm.map((sq) => sq.map(() => 0));
+  for (let b = 0; b < n; b++) {
+    const total = sqNorm.reduce((a, sq) => a + Math.sqrt(sq[b]!), 0);
+    if (total > 0) sqNorm.forEach((sq, i) => (share[i]![b] = Math.sqrt(sq[b]!) / total));
+  }
+  return {
+    layers,
+    images: source.names,
+    classes,
+    logits: join(results.map((r) => r.logits)),
+    probs: join(results.map((r) => r.probs)),
+    lie: join(results.map((r) => r.lie)),
+    contributions,
+    sqNorm,
+    share,
+    residual: results.flatMap((r) => r.residual),
+    passes: perBatch * batches,
+    seconds: (globalThis.performance.now() - t0) / 1e3,
+  };
 }

@@ -11,7 +11,9 @@ export function e2eColumns(extra: readonly string[] = []): string[] {
   return ['image', 'model', ...mean, ...mean.map(msqColumn), ...extra];
 }
 
-function cell(v: string | number | undefined): string {
+/** A CSV field: numbers as JavaScript prints them (empty when not finite), text quoted
+ * where it must be. */
+export function csvCell(v: string | number | undefined): string {
   if (v === undefined) return '';
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '';
   return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
@@ -29,7 +31,7 @@ export function e2eCsv(model: string, rows: readonly E2EImageResult[], extra: re
       ...GENERATORS.map((g) => r.meanSq[g]),
       ...extraNames.map((k) => extra[i]?.[k]),
     ];
-    lines.push(values.map(cell).join(','));
+    lines.push(values.map(csvCell).join(','));
   });
   return lines.join('\n') + '\n';
 }

@@ -11,10 +11,9 @@ import { sampleMetrics, DEFAULT_SAMPLES } from '../../lee/metrics.js';
 import type { ImageSource } from '../../lee/e2e.js';
 import type { Module } from '../../models/module.js';
 import { Tensor } from '../../engine/tensor.js';
-import type { Interp } from '../../engine/ops/sample.js';
 import { VERSION } from '../../index.js';
 import { intFlag, parseCommand } from '../args.js';
-import { bundledSource, imageSource, inputSource, resolveModel, DEFAULT_MODEL } from '../inputs.js';
+import { interpFlag, runInputs, DEFAULT_MODEL } from '../inputs.js';
 import { progress } from '../progress.js';
 
 export const e2eHelp = `lee e2e [--model NAME] [--weights FILE.safetensors] [--images DIR|FILE ...]
@@ -71,11 +70,7 @@ export async function e2e(argv: string[]): Promise<void> {
     'e2e',
   );
   const values = f.values;
-  const images = [...(values.images ?? []), ...f.positionals];
-  if (f.positionals.length && !values.images) throw new LeeError(`e2e: unexpected argument '${f.positionals[0]}' (image paths go after --images)`);
-  if (values.input && images.length) throw new LeeError('e2e: give --images or --input, not both');
-  const interp = (values.interp ?? 'bilinear') as Interp;
-  if (interp !== 'bilinear' && interp !== 'bicubic') throw new LeeError(`--interp must be bilinear or bicubic, got '${values.interp}'`);
+  const interp = interpFlag(values.interp);
   const transforms = parseGenerators(values.transforms ?? 'all');
   const batch = intFlag(values.batch, 'batch', 8);
   const seed = intFlag(values.seed, 'seed', 0, 0);
@@ -83,13 +78,7 @@ export async function e2e(argv: string[]): Promise<void> {
   if (seed >= 2 ** 32) throw new LeeError(`--seed must be below 2^32, got ${seed}`);
 
   const rt = await init();
-  const defaultImages = !values.input && images.length === 0;
-  const heads = values.heads === undefined ? undefined : intFlag(values.heads, 'heads', 1);
-  const loaded = await resolveModel(values.model, values.weights, defaultImages, heads);
-  const source = values.input ? await inputSource(values.input) : defaultImages ? await bundledSource(loaded.preprocess) : await imageSource(images, loaded.preprocess);
-  // Said even with --quiet: a result from random weights must never pass for a real one.
-  if (loaded.random) console.error(`note: ${loaded.name} with RANDOM weights (seed 0), the embedded default, not a trained model; pass --weights for real results`);
-  if (defaultImages) console.error(`note: the ${source.names.length} bundled images (assets/images) at ${source.size[0]} px`);
+  const { loaded, source, input } = await runInputs('e2e', values, f.positionals);
 
   const result = await runE2E(loaded.model, source, { transforms, interp, batch, onProgress: progress('e2e', !!values.quiet) });
   const extra = values['sample-metrics'] ? await runSampleMetrics(loaded.model, source, batch, seed, samples, !!values.quiet) : [];
@@ -102,7 +91,7 @@ export async function e2e(argv: string[]): Promise<void> {
     const meta = {
       model: loaded.name,
       weights: loaded.weights,
-      input: values.input ?? (defaultImages ? 'bundled images' : images),
+      input,
       interp,
       transforms,
       batch,
