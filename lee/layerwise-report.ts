@@ -32,11 +32,12 @@ const fmt = (v: number) => (v === 0 ? '0' : v >= 0.01 ? v.toFixed(3) : v.toExpon
 export function layerwiseSvg(run: LayerwiseRun, model: string, transform: string): string {
   const shares = meanShares(run);
   const n = run.layers.length;
-  const barW = n > 150 ? 5 : n > 60 ? 8 : 14;
+  // 12 px per layer leaves room for every layer's name under its bar
+  const barW = 12;
   const left = 64;
   const top = 56;
   const plotH = 300;
-  const labelH = 150;
+  const labelH = Math.ceil(5 * Math.max(...run.layers.map((l) => l.name.length))) + 30;
   const plotW = Math.max(400, n * barW);
   const types = [...new Set(run.layers.map((l) => l.type))];
   const legendW = 190;
@@ -61,7 +62,6 @@ export function layerwiseSvg(run: LayerwiseRun, model: string, transform: string
     out.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
   }
   out.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">mean share</text>`);
-  const step = Math.max(1, Math.ceil(n / Math.floor(plotW / 11)));
   run.layers.forEach((l, i) => {
     const x = left + i * (plotW / n);
     const w = Math.max(1, plotW / n - 1);
@@ -69,10 +69,7 @@ export function layerwiseSvg(run: LayerwiseRun, model: string, transform: string
     const colour = PALETTE[types.indexOf(l.type) % PALETTE.length];
     const tip = `${l.order} ${l.name} (${l.type}): mean share ${fmt(shares[i]!)}, mean ||c||^2 ${sq.toExponential(3)}`;
     out.push(`<rect x="${x.toFixed(2)}" y="${y(shares[i]!).toFixed(2)}" width="${w.toFixed(2)}" height="${(top + plotH - y(shares[i]!)).toFixed(2)}" fill="${colour}"><title>${esc(tip)}</title></rect>`);
-    if (i % step === 0) {
-      const cx = x + w / 2;
-      out.push(`<text transform="translate(${cx.toFixed(2)} ${top + plotH + 8}) rotate(60)" font-size="9">${esc(l.name)}</text>`);
-    }
+    out.push(`<text transform="translate(${(x + w / 2 + 3).toFixed(2)} ${top + plotH + 6}) rotate(90)" font-size="9">${esc(l.name)}</text>`);
   });
   out.push(`<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#000000"/>`);
   out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#000000"/>`);
