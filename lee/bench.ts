@@ -4,6 +4,8 @@ import { runtime } from '../engine/runtime.js';
 import { Rng } from '../engine/random.js';
 import { GENERATORS } from './transforms.js';
 import { lieDerivatives, type Classifier } from './lie.js';
+import { layerwise } from './layerwise.js';
+import type { Module } from '../models/module.js';
 
 export interface ModelTiming {
   size: number;
@@ -38,6 +40,28 @@ export async function benchModel(model: Classifier, size: number, batch: number,
     const forward_ms = await median(() => tidy(() => void model.forward(dual(x))), repeats);
     const lie10_ms = await median(() => tidy(() => void lieDerivatives(model, x, { transforms: GENERATORS })), repeats);
     return { size, batch, forward_ms, lie10_ms, ratio: lie10_ms / forward_ms, images_per_s: (1000 * batch) / lie10_ms };
+  } finally {
+    x.dispose();
+  }
+}
+
+export interface LayerwiseTiming {
+  layerwise_ms: number;
+  layers: number;
+  /** forward passes of the run: the end-to-end one, then one per chunk of layers */
+  passes: number;
+}
+
+/** One layerwise attribution run (translate_x, default chunking) on the same seeded
+ * input as `benchModel`: a single timed run, as it takes many forward passes. */
+export async function benchLayerwise(model: Module, size: number, batch: number): Promise<LayerwiseTiming> {
+  const x = Tensor.fromData(Float32Array.from(new Rng(1).normals(batch * 3 * size * size)), [batch, 3, size, size]);
+  try {
+    await runtime().sync();
+    let passes = 0;
+    const t0 = globalThis.performance.now();
+    const r = await layerwise(model, x, { transform: 'translate_x', onPass: (_, total) => (passes = total) });
+    return { layerwise_ms: globalThis.performance.now() - t0, layers: r.layers.length, passes };
   } finally {
     x.dispose();
   }

@@ -16,7 +16,7 @@ describe('lee CLI', () => {
   it('--help lists the commands', () => {
     const r = lee('--help');
     expect(r.code).toBe(0);
-    for (const c of ['info', 'models', 'e2e', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['info', 'models', 'e2e', 'layerwise', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
   });
 
   it('info prints the adapter and the engine version', () => {

@@ -2,18 +2,20 @@ import { writeFile } from 'node:fs/promises';
 import { benchKernels } from '../../engine/bench.js';
 import { describeAdapter } from '../../engine/device.js';
 import { init } from '../../engine/runtime.js';
-import { benchModel } from '../../lee/bench.js';
+import { benchLayerwise, benchModel } from '../../lee/bench.js';
 import { disposeWeights } from '../../models/module.js';
 import { intFlag, parseFlags } from '../args.js';
 import { resolveModel } from '../inputs.js';
 
-export const benchHelp = `lee bench [--model NAME [--size S] [--batch N]] [--repeats N] [--json FILE]
+export const benchHelp = `lee bench [--model NAME [--size S] [--batch N] [--layerwise]] [--repeats N] [--json FILE]
 
 Measure on this adapter: a peak f32 FLOP/s (independent FMA chains), the GEMM at
 1024^3 and ResNet-50-shaped convolutions, each as GFLOP/s and share of the peak; with
 --model, also one forward pass against all ten Lie derivatives in one pass (forward_ms,
 lie10_ms, ratio, images_per_s) on seeded random weights at S px (default 224), batch N
 (default 1). Times are medians of N runs (default 5; 3 for a model) after a warm-up.
+With --layerwise, also one layerwise attribution run (translate_x) timed once, as
+layerwise_ms and its ratio to forward_ms.
 Absolute numbers only mean something for the adapter printed with them.`;
 
 export async function bench(argv: string[]): Promise<void> {
@@ -26,6 +28,7 @@ export async function bench(argv: string[]): Promise<void> {
       repeats: { type: 'string' },
       json: { type: 'string' },
       heads: { type: 'string' },
+      layerwise: { type: 'boolean' },
     },
     'bench',
   );
@@ -46,11 +49,17 @@ export async function bench(argv: string[]): Promise<void> {
   if (flags.model) {
     const loaded = await resolveModel(flags.model, undefined, false, heads);
     const t = await benchModel(loaded.model, size, batch, flags.repeats ? repeats : 3);
-    disposeWeights(loaded.model);
     model = { model: loaded.name, ...t };
     console.log(
       `${loaded.name} @${size}px batch ${batch}: forward ${t.forward_ms.toFixed(1)} ms, ten Lie derivatives ${t.lie10_ms.toFixed(1)} ms, ratio ${t.ratio.toFixed(2)}, ${t.images_per_s.toFixed(2)} images/s`,
     );
+    if (flags.layerwise) {
+      const l = await benchLayerwise(loaded.model, size, batch);
+      const ratio = l.layerwise_ms / t.forward_ms;
+      model = { ...model, ...l, layerwise_ratio: ratio };
+      console.log(`layerwise (translate_x, ${l.layers} layers, ${l.passes} passes): ${l.layerwise_ms.toFixed(1)} ms, ${ratio.toFixed(1)} forward passes`);
+    }
+    disposeWeights(loaded.model);
   }
   if (flags.json) await writeFile(flags.json, JSON.stringify({ adapter, ...model, kernels }, null, 2));
 }
