@@ -91,8 +91,8 @@ function recordPass(model: Module, images: Tensor, gen: Generator, interp: Inter
   });
 }
 
-/** One forward pass carrying the contributions of `chunk` (all non-zero layers):
- * tangents of the softmax [K, B, classes], slot k for chunk[k]. */
+/** One forward pass carrying the contributions of the layers in `chunk` (none of them
+ * zero by construction): tangents of the softmax [K, B, classes], slot k for chunk[k]. */
 function contributionPass(model: Module, images: Tensor, chunk: readonly Layer[], gen: Generator, interp: Interp): Tensor {
   const slot = new Map(chunk.map((l, i) => [l.name, i]));
   const k = chunk.length;

@@ -113,15 +113,27 @@ describe('lee layerwise', () => {
     expectRawMatchesFixture(raw, 'resnet18_mini', 'rotate');
   });
 
-  it('reproduces a DeiT (pos_embed, two prefix tokens) with --heads', () => {
-    const manifest = JSON.parse(readFileSync(join(FIX, 'models/manifest.json'), 'utf8')) as { fixtures: { name: string; kwargs: { num_heads?: number } }[] };
-    const heads = manifest.fixtures.find((f) => f.name === 'deit_distilled_mini')!.kwargs.num_heads!;
-    const raw = join(dir, 'deit.safetensors');
-    const r = lee('--model', 'deit_tiny_distilled_patch16_224', '--weights', join(FIX, 'models/deit_distilled_mini.safetensors'),
-      '--input', inputFile('deit_distilled_mini'), '--heads', String(heads), '--transform', 'saturate', '--raw', raw, '--quiet');
-    expect(r.code, r.stderr).toBe(0);
-    expectRawMatchesFixture(raw, 'deit_distilled_mini', 'saturate');
-  });
+  // one fixture per remaining family, each with another generator; heads from the timm kwargs
+  const families: [string, string][] = [
+    ['vit_mini', 'translate_x'],
+    ['deit_distilled_mini', 'saturate'],
+    ['mixer_mini', 'rotate'],
+    ['convnext_mini', 'translate_x'],
+    ['convnext_convmlp_mini', 'rotate'],
+  ];
+  const manifest = JSON.parse(readFileSync(join(FIX, 'models/manifest.json'), 'utf8')) as {
+    fixtures: { name: string; arch: string; weights: string; kwargs: { num_heads?: number } }[];
+  };
+  for (const [name, gen] of families) {
+    it(`reproduces ${name} (${gen}) from --weights/--input`, () => {
+      const f = manifest.fixtures.find((m) => m.name === name)!;
+      const raw = join(dir, `${name}.safetensors`);
+      const heads = f.kwargs.num_heads === undefined ? [] : ['--heads', String(f.kwargs.num_heads)];
+      const r = lee('--model', f.arch, '--weights', join(FIX, `models/${f.weights}`), '--input', inputFile(name), ...heads, '--transform', gen, '--raw', raw, '--quiet');
+      expect(r.code, r.stderr).toBe(0);
+      expectRawMatchesFixture(raw, name, gen);
+    });
+  }
 
   it('rejects bad flags with one clear line', () => {
     expectUserError(lee('--transform', 'rotate,scale'), /--transform takes one generator, got 'rotate,scale'/);
