@@ -76,6 +76,18 @@ export async function bundledSource(pre: Preprocess): Promise<ImageSource> {
   return imageSource([bundledImages()], pre);
 }
 
+/** parseArgs options of the flags every model-on-images command shares. */
+export const INPUT_OPTIONS = {
+  model: { type: 'string' },
+  weights: { type: 'string' },
+  images: { type: 'string', multiple: true },
+  input: { type: 'string' },
+  interp: { type: 'string' },
+  batch: { type: 'string' },
+  heads: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
 /** The flags every model-on-images command shares. */
 export interface InputFlags {
   model?: string;

@@ -36,7 +36,8 @@ export interface E2EResult {
   seconds: number;
 }
 
-function concat(parts: Float32Array[]): Float32Array {
+/** The parts end to end, as one array (per-batch host results joined). */
+export function joinArrays(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -88,9 +89,9 @@ export async function runE2E(model: Classifier, source: ImageSource, opts: E2EOp
   return {
     images,
     classes,
-    logits: concat(logits),
-    probs: concat(probs),
-    lie: new Map([...lie].map(([g, parts]) => [g, concat(parts)])),
+    logits: joinArrays(logits),
+    probs: joinArrays(probs),
+    lie: new Map([...lie].map(([g, parts]) => [g, joinArrays(parts)])),
     seconds: (globalThis.performance.now() - t0) / 1e3,
   };
 }

@@ -8,7 +8,7 @@ import type { Module } from '../models/module.js';
 import { imageTangents } from './lie.js';
 import { layoutOf, mapTangents, type MapLayout } from './featuremaps.js';
 import type { Generator } from './transforms.js';
-import type { ImageSource } from './e2e.js';
+import { joinArrays, type ImageSource } from './e2e.js';
 
 // Exact layerwise attribution (SPEC 5.3). For F = f_N o ... o f_1 the chain rule
 // telescopes: L F(x) = sum_i J_{>i} L f_i(h_{i-1}), with each layer's own Lie derivative
@@ -195,16 +195,6 @@ export interface LayerwiseRun {
   seconds: number;
 }
 
-function join(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** `layerwise` over every image of `source`, a batch at a time. */
 export async function runLayerwise(model: Module, source: ImageSource, opts: LayerwiseRunOptions): Promise<LayerwiseRun> {
   const t0 = globalThis.performance.now();
@@ -234,7 +224,7 @@ export async function runLayerwise(model: Module, source: ImageSource, opts: Lay
   }
   const first = results[0]!;
   const layers = first.layers;
-  const contributions = layers.map((_, i) => join(results.map((r) => r.contributions[i]!)));
+  const contributions = layers.map((_, i) => joinArrays(results.map((r) => r.contributions[i]!)));
   const classes = first.classes;
   const sqNorm = contributions.map((c) => Array.from({ length: n }, (_, b) => norm(c, b * classes, classes) ** 2));
   const share = sqNorm.map((sq) => sq.map(() => 0));
@@ -246,9 +236,9 @@ export async function runLayerwise(model: Module, source: ImageSource, opts: Lay
     layers,
     images: source.names,
     classes,
-    logits: join(results.map((r) => r.logits)),
-    probs: join(results.map((r) => r.probs)),
-    lie: join(results.map((r) => r.lie)),
+    logits: joinArrays(results.map((r) => r.logits)),
+    probs: joinArrays(results.map((r) => r.probs)),
+    lie: joinArrays(results.map((r) => r.lie)),
     contributions,
     sqNorm,
     share,

@@ -13,7 +13,7 @@ import type { Module } from '../../models/module.js';
 import { Tensor } from '../../engine/tensor.js';
 import { VERSION } from '../../index.js';
 import { intFlag, parseCommand } from '../args.js';
-import { interpFlag, runInputs, DEFAULT_MODEL } from '../inputs.js';
+import { INPUT_OPTIONS, interpFlag, runInputs, DEFAULT_MODEL } from '../inputs.js';
 import { progress } from '../progress.js';
 
 export const e2eHelp = `lee e2e [--model NAME] [--weights FILE.safetensors] [--images DIR|FILE ...]
@@ -51,21 +51,14 @@ export async function e2e(argv: string[]): Promise<void> {
   const f = parseCommand(
     argv,
     {
-      model: { type: 'string' },
-      weights: { type: 'string' },
-      images: { type: 'string', multiple: true },
-      input: { type: 'string' },
+      ...INPUT_OPTIONS,
       transforms: { type: 'string' },
-      interp: { type: 'string' },
-      batch: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'string' },
       raw: { type: 'string' },
       seed: { type: 'string' },
       samples: { type: 'string' },
-      heads: { type: 'string' },
       'sample-metrics': { type: 'boolean' },
-      quiet: { type: 'boolean' },
     },
     'e2e',
   );

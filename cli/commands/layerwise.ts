@@ -7,7 +7,7 @@ import { DEFAULT_CHUNK, runLayerwise, type LayerwiseRun } from '../../lee/layerw
 import { layerwiseCsv, layerwiseSvg, meanShares } from '../../lee/layerwise-report.js';
 import { GENERATORS, parseGenerators } from '../../lee/transforms.js';
 import { intFlag, parseCommand } from '../args.js';
-import { interpFlag, runInputs, DEFAULT_MODEL } from '../inputs.js';
+import { INPUT_OPTIONS, interpFlag, runInputs, DEFAULT_MODEL } from '../inputs.js';
 import { progress } from '../progress.js';
 
 /** SPEC 5.3: sum_i c_i must equal the end-to-end value to this, relative, in float32. */
@@ -49,19 +49,12 @@ export async function layerwise(argv: string[]): Promise<void> {
   const f = parseCommand(
     argv,
     {
-      model: { type: 'string' },
-      weights: { type: 'string' },
-      images: { type: 'string', multiple: true },
-      input: { type: 'string' },
+      ...INPUT_OPTIONS,
       transform: { type: 'string' },
-      interp: { type: 'string' },
-      batch: { type: 'string' },
       chunk: { type: 'string' },
       out: { type: 'string' },
       raw: { type: 'string' },
       plot: { type: 'string' },
-      heads: { type: 'string' },
-      quiet: { type: 'boolean' },
     },
     'layerwise',
   );
