@@ -17,7 +17,7 @@ function now(): number {
 }
 
 /** Median wall time in ms of `run` (enqueue + GPU completion), after one warm-up. */
-async function time(run: () => void, repeats: number): Promise<number> {
+export async function medianMs(run: () => void, repeats: number): Promise<number> {
   const rt = runtime();
   run();
   await rt.sync();
@@ -49,7 +49,7 @@ export async function measurePeak(repeats = 5): Promise<KernelTiming> {
   const threads = 256 * 256;
   const seed = Tensor.fromData([0.5], [1]);
   const out = Tensor.empty([threads]);
-  const ms = await time(
+  const ms = await medianMs(
     () =>
       rt.dispatch({
         key: `peak:${iterations}`,
@@ -67,7 +67,7 @@ export async function measurePeak(repeats = 5): Promise<KernelTiming> {
 }
 
 async function timeOp(name: string, gflop: number, inputs: Tensor[], op: () => Tensor, repeats: number): Promise<KernelTiming> {
-  const ms = await time(() => tidy(() => void op()), repeats);
+  const ms = await medianMs(() => tidy(() => void op()), repeats);
   for (const t of inputs) t.dispose();
   return { name, gflop, ms, gflops: gflop / (ms / 1e3) };
 }

@@ -1,6 +1,7 @@
 import { Tensor, tidy } from '../engine/tensor.js';
 import { dual } from '../engine/dual.js';
 import { runtime } from '../engine/runtime.js';
+import { medianMs } from '../engine/bench.js';
 import { Rng } from '../engine/random.js';
 import { GENERATORS } from './transforms.js';
 import { lieDerivatives, type Classifier } from './lie.js';
@@ -17,28 +18,13 @@ export interface ModelTiming {
   images_per_s: number;
 }
 
-async function median(run: () => void, repeats: number): Promise<number> {
-  const rt = runtime();
-  run();
-  await rt.sync();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = globalThis.performance.now();
-    run();
-    await rt.sync();
-    times.push(globalThis.performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
-}
-
 /** SPEC 8: one forward pass against the Lie derivatives of all ten generators in one
  * forward-mode pass, same model, input and adapter. Medians after a warm-up run. */
 export async function benchModel(model: Classifier, size: number, batch: number, repeats = 3): Promise<ModelTiming> {
   const x = Tensor.fromData(Float32Array.from(new Rng(1).normals(batch * 3 * size * size)), [batch, 3, size, size]);
   try {
-    const forward_ms = await median(() => tidy(() => void model.forward(dual(x))), repeats);
-    const lie10_ms = await median(() => tidy(() => void lieDerivatives(model, x, { transforms: GENERATORS })), repeats);
+    const forward_ms = await medianMs(() => tidy(() => void model.forward(dual(x))), repeats);
+    const lie10_ms = await medianMs(() => tidy(() => void lieDerivatives(model, x, { transforms: GENERATORS })), repeats);
     return { size, batch, forward_ms, lie10_ms, ratio: lie10_ms / forward_ms, images_per_s: (1000 * batch) / lie10_ms };
   } finally {
     x.dispose();

@@ -93,7 +93,13 @@ export async function expectFullSizeForward(name: string, seed: number, classes 
   const model = modelSpec(name).build();
   nameModules(model);
   loadWeights(model, randomWeights(model, seed));
-  const x = Tensor.fromData(Float32Array.from(new Rng(seed + 1).normals(3 * 224 * 224)), [1, 3, 224, 224]);
+  await expectForward224(model, seed + 1, classes);
+}
+
+/** One forward of a loaded model on a seeded normal image at 224 px: [1, classes],
+ * finite, not all zero. Frees the model's weights. */
+export async function expectForward224(model: Module, inputSeed: number, classes = 1000): Promise<void> {
+  const x = Tensor.fromData(Float32Array.from(new Rng(inputSeed).normals(3 * 224 * 224)), [1, 3, 224, 224]);
   const out = tidy(() => model.forward(dual(x)));
   expect(out.primal.shape).toEqual([1, classes]);
   const logits = await out.primal.read();
