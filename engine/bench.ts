@@ -1,6 +1,6 @@
 import { runtime } from './runtime.js';
 import { Tensor, tidy } from './tensor.js';
-import * as ops from './ops/api.js';
+import * as ops from './ops/index.js';
 import { peakFlopsPerThread, peakKernel } from '../shaders/peak.js';
 
 export interface KernelTiming {

@@ -85,12 +85,8 @@ async function openDevice(): Promise<GpuHandle> {
   return { adapter, device };
 }
 
-/** The shared GPU device: `navigator.gpu` in a browser, Dawn in Node (falling back to a
- * software Vulkan driver). Opened once; `releaseDevice()` closes it. */
-export async function getDevice(): Promise<GPUDevice> {
-  return (await gpuHandle()).device;
-}
-
+/** The shared adapter and device: `navigator.gpu` in a browser, Dawn in Node (falling
+ * back to a software Vulkan driver). Opened once; `releaseDevice()` closes it. */
 export async function gpuHandle(): Promise<GpuHandle> {
   if (!current) {
     current = openDevice();
@@ -99,7 +95,7 @@ export async function gpuHandle(): Promise<GpuHandle> {
   return current;
 }
 
-/** Destroy the shared device (tests and CLI exit); the next getDevice() opens a new one. */
+/** Destroy the shared device (tests and CLI exit); the next gpuHandle() opens a new one. */
 export async function releaseDevice(): Promise<void> {
   if (!current) return;
   const handle = await current.catch(() => null);

@@ -3,6 +3,6 @@ export { describeAdapter, type AdapterSummary } from './device.js';
 export { init, getDevice, runtime, shutdown, type Runtime } from './runtime.js';
 export { Tensor, tidy, keep, dispose, numel, type Shape } from './tensor.js';
 export { dual, jvp, isDual, primalOf, tangentsOf, type Dual, type Operand } from './dual.js';
-export { primitives, type Primitive, type PrimitiveParams } from './ops/index.js';
+export type { Primitive, PrimitiveParams } from './ops/table.js';
 export { bind } from './bind.js';
-export * as ops from './ops/api.js';
+export * as ops from './ops/index.js';

@@ -1,6 +1,6 @@
 import { Tensor, tidy } from '../engine/tensor.js';
 import type { Dual } from '../engine/dual.js';
-import * as ops from '../engine/ops/api.js';
+import * as ops from '../engine/ops/index.js';
 import type { Interp } from '../engine/ops/sample.js';
 import { imageTangents } from './lie.js';
 import type { Generator } from './transforms.js';

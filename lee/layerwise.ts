@@ -1,7 +1,7 @@
 import { Tensor, tidy } from '../engine/tensor.js';
 import { runtime } from '../engine/runtime.js';
 import { dual, type Dual } from '../engine/dual.js';
-import * as ops from '../engine/ops/api.js';
+import * as ops from '../engine/ops/index.js';
 import type { Interp } from '../engine/ops/sample.js';
 import { withLayerHook, type LayerHook } from '../models/hooks.js';
 import type { Module } from '../models/module.js';

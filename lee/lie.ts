@@ -1,6 +1,6 @@
 import { Tensor, tidy } from '../engine/tensor.js';
 import { dual, type Dual } from '../engine/dual.js';
-import * as ops from '../engine/ops/api.js';
+import * as ops from '../engine/ops/index.js';
 import type { Interp } from '../engine/ops/sample.js';
 import { identityGrid, velocityTensor, type Generator, type SpatialGenerator } from './transforms.js';
 

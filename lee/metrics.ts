@@ -46,7 +46,7 @@
  */
 import { Tensor, tidy } from '../engine/tensor.js';
 import { dual } from '../engine/dual.js';
-import * as ops from '../engine/ops/api.js';
+import * as ops from '../engine/ops/index.js';
 import { LeeError } from '../engine/errors.js';
 import { Rng } from '../engine/random.js';
 import type { Classifier } from './lie.js';

@@ -1,5 +1,5 @@
 import { Tensor, tidy } from '../engine/tensor.js';
-import * as ops from '../engine/ops/api.js';
+import * as ops from '../engine/ops/index.js';
 
 /** Finite image transforms for the sample-based metrics (lee/metrics.ts), as GPU ops on
  * images [B, C, H, W]. Filters and sampling grids are built on the CPU in float64 and

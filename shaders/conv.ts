@@ -4,7 +4,7 @@ import { declare } from './common.js';
 /** Compile-time shape of an implicit-GEMM convolution kernel. Per group g the output is
  * C[m, n] = sum_k W[g Mg + m, k] X_col[k, n] with m an output channel of the group,
  * n = (b, oh, ow) over the whole batch and k = (ci, ky, kx); X_col is never built. */
-export interface GemmTiling {
+export interface ImplicitGemmTiling {
   /** output channels per workgroup */
   tm: number;
   /** output pixels per workgroup */
@@ -16,7 +16,7 @@ export interface GemmTiling {
   rn: number;
 }
 
-export interface GemmSpec extends GemmTiling {
+export interface ImplicitGemmSpec extends ImplicitGemmTiling {
   kh: number;
   kw: number;
   /** 1x1, stride 1, no padding: X_col[ci, (b, p)] = x[b, ci, p], no spatial bounds checks */
@@ -24,7 +24,7 @@ export interface GemmSpec extends GemmTiling {
   bias: boolean;
 }
 
-export const GEMM_PARAMS = `struct P {
+export const IMPLICIT_GEMM_PARAMS = `struct P {
   cin: u32, h: u32, w: u32, cout: u32,
   hout: u32, wout: u32, cg: u32, mg: u32,
   kdim: u32, n: u32, m_tiles: u32, _p0: u32,
@@ -32,7 +32,7 @@ export const GEMM_PARAMS = `struct P {
   ph: u32, pw: u32, _p1: u32, _p2: u32,
 }`;
 
-export function gemmKey(s: GemmSpec): string {
+export function implicitGemmKey(s: ImplicitGemmSpec): string {
   return `conv.gemm:${s.tm}x${s.tn}x${s.tk}:${s.rm}x${s.rn}:${s.kh}x${s.kw}:${s.pointwise}:${s.bias}`;
 }
 
@@ -42,18 +42,18 @@ export function gemmKey(s: GemmSpec): string {
  * Workgroups: x (and z, for more than 65535) over n-tiles, y over (group, m-tile).
  * The per-thread loops stay loops (GPU compilers unroll them): unrolled by hand, this
  * kernel made SwiftShader's barrier (coroutine) lowering exhaust 23 GB of memory. */
-export function gemmKernel(s: GemmSpec): string {
+export function implicitGemmKernel(s: ImplicitGemmSpec): string {
   const { tm, tn, tk, rm, rn, kh, kw } = s;
   const threads = (tm / rm) * (tn / rn);
   if (tm % rm || tn % rn || rn % 4 || threads > 256 || (tm * tk) % threads || (tk * tn) % threads || threads % tn) {
-    throw new Error(`conv: invalid GEMM tiling ${gemmKey(s)}`);
+    throw new Error(`conv: invalid GEMM tiling ${implicitGemmKey(s)}`);
   }
   const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
   const tx = tn / rn;
   // B-tile loads: thread `lid` always loads column lid % TN, rows lid / TN + i * (threads / TN)
   const bRows = threads / tn;
   return wgsl`
-${GEMM_PARAMS}
+${IMPLICIT_GEMM_PARAMS}
 ${declare(bindings, 'P')}
 const TM = ${tm}u;
 const TN = ${tn}u;

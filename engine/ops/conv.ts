@@ -13,11 +13,11 @@ import {
   directKernel,
   directKey,
   DIRECT_WG,
-  gemmKernel,
-  gemmKey,
+  implicitGemmKernel,
+  implicitGemmKey,
   type DepthwiseSpec,
   type DirectSpec,
-  type GemmTiling,
+  type ImplicitGemmTiling,
 } from '../../shaders/conv.js';
 
 /** Resolved conv2d parameters, each [height, width]. */
@@ -117,20 +117,20 @@ function checkShapes(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null
 
 /** Implicit-GEMM tilings (GPU adapters): 64 x 64 blocks of 4 x 4 per thread, and a
  * 16-row block for groups of few output channels (grouped convolutions). */
-const GEMM_LARGE: GemmTiling = { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
-const GEMM_SMALL_M: GemmTiling = { tm: 16, tn: 64, tk: 16, rm: 4, rn: 4 };
+const GEMM_LARGE: ImplicitGemmTiling = { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
+const GEMM_SMALL_M: ImplicitGemmTiling = { tm: 16, tn: 64, tk: 16, rm: 4, rn: 4 };
 
-function gemmTiling(mg: number): GemmTiling {
+function implicitGemmTiling(mg: number): ImplicitGemmTiling {
   return mg <= 16 ? GEMM_SMALL_M : GEMM_LARGE;
 }
 
-function gemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor): void {
+function implicitGemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor): void {
   const g = p.groups;
   const cg = s.cin / g;
   const mg = s.cout / g;
   const kdim = cg * s.kh * s.kw;
   const n = s.b * s.hout * s.wout;
-  const t = gemmTiling(mg);
+  const t = implicitGemmTiling(mg);
   const pointwise =
     s.kh === 1 && s.kw === 1 && p.stride.every((v) => v === 1) && p.padding.every((v) => v === 0);
   const spec = { ...t, kh: s.kh, kw: s.kw, pointwise, bias: !!bias };
@@ -139,8 +139,8 @@ function gemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Te
   if (mTiles * g > 65535) throw new Error(`conv2d: too many output channels per group (${mg}) for one dispatch`);
   const gx = Math.min(nTiles, 65535);
   runtime().dispatch({
-    key: gemmKey(spec),
-    source: () => gemmKernel(spec),
+    key: implicitGemmKey(spec),
+    source: () => implicitGemmKernel(spec),
     inputs: [x.buffer, wt.buffer, ...(bias ? [bias.buffer] : [])],
     outputs: [y.buffer],
     uniform: new UniformWriter()
@@ -268,13 +268,13 @@ function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null)
   }
   const y = Tensor.empty([s.b, s.cout, s.hout, s.wout]);
   if (y.size === 0) return y;
-  if (p.algorithm === 'implicit-gemm') gemmConv(p, s, x, wt, bias, y);
+  if (p.algorithm === 'implicit-gemm') implicitGemmConv(p, s, x, wt, bias, y);
   else if (p.algorithm === 'depthwise') {
     if (!depthwiseConv(p, s, x, wt, bias, y)) {
       throw new Error(`conv2d: the depthwise kernel needs groups == Cin == Cout and a filter patch that fits shared memory`);
     }
   } else if (p.algorithm === 'direct' || preferDirect()) directConv(p, s, x, wt, bias, y);
-  else if (!depthwiseConv(p, s, x, wt, bias, y)) gemmConv(p, s, x, wt, bias, y);
+  else if (!depthwiseConv(p, s, x, wt, bias, y)) implicitGemmConv(p, s, x, wt, bias, y);
   return y;
 }
 

@@ -1,38 +1,12 @@
-import { installPrimitives } from '../bind.js';
-import type { PrimitiveTable } from '../primitives.js';
-import { elementwise, type ElementwiseParams } from './elementwise.js';
-import { matmulPrims, type MatmulParams } from './matmul.js';
-import { convPrims, type ConvParams } from './conv.js';
-import { poolingPrims, type PoolingParams } from './pooling.js';
-import { reducePrims, type ReduceParams } from './reduce.js';
-import { normPrims, type NormParams } from './norm.js';
-import { layoutPrims, type LayoutParams } from './layout.js';
-import { attentionPrims, type AttentionParams } from './attention.js';
-import { samplePrims, type SampleParams } from './sample.js';
-
-/** Every primitive's parameters; the table below must define each one (forward kernel
- * and JVP rule), or this file does not compile. */
-export type PrimitiveParams = ElementwiseParams &
-  MatmulParams &
-  ConvParams &
-  PoolingParams &
-  ReduceParams &
-  NormParams &
-  LayoutParams &
-  AttentionParams &
-  SampleParams;
-export type Primitive = keyof PrimitiveParams;
-
-export const primitives: PrimitiveTable<PrimitiveParams> = {
-  ...elementwise,
-  ...matmulPrims,
-  ...convPrims,
-  ...poolingPrims,
-  ...reducePrims,
-  ...normPrims,
-  ...layoutPrims,
-  ...attentionPrims,
-  ...samplePrims,
-};
-
-installPrimitives(primitives);
+/** The public ops: functions of duals (or plain tensors) returning duals. Kernel
+ * tilings, rule tables and tensor-level helpers stay in their modules. */
+export { relu, relu6, gelu, geluTanh, silu, sigmoid, tanh, hardswish, exp, log, sqrt, rsqrt, square } from './elementwise.js';
+export { affine, scale, neg, add, sub, mul, div, maximum, minimum } from './elementwise.js';
+export { matmul, linear, type MatmulOptions } from './matmul.js';
+export { conv2d, type Conv2dOptions, type ConvAlgorithm } from './conv.js';
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from './pooling.js';
+export { sum, mean, max, softmax, logSoftmax } from './reduce.js';
+export { layerNorm, groupNorm, batchNorm, type LayerNormOptions, type LayerNormAxis } from './norm.js';
+export { reshape, flatten, unsqueeze, squeeze, permute, transpose, slice, narrow, flip, pad, concat, concatOrZeros, expand, broadcastTo, roll, type PadMode } from './layout.js';
+export { attention, qkvAttention, type AttentionOptions } from './attention.js';
+export { gridSample, type Interp } from './sample.js';

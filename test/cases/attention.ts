@@ -1,4 +1,5 @@
 import { Tensor, dual, ops, type Dual, type Operand } from '../../engine/index.js';
+import { ATTENTION_TANGENT_CHUNK } from '../../engine/ops/attention.js';
 import type { InputSpec, OpCase } from '../helpers/optest.js';
 import { attentionRef, qkvAttentionRef } from '../ref/attention.js';
 import type { Rng } from '../helpers/random.js';
@@ -55,7 +56,7 @@ const rowCase = (r: Row): OpCase => ({
 });
 
 /** Enough copies that even K = 1 needs three dispatches. */
-const COPIES = 2 * ops.ATTENTION_TANGENT_CHUNK + 1;
+const COPIES = 2 * ATTENTION_TANGENT_CHUNK + 1;
 
 /** Each tangent repeated COPIES times (K = 9 or 27 runs as several dispatches); the last
  * copies come back, so a later chunk is what the table checks. */
