@@ -26,6 +26,18 @@ export async function listImages(paths: readonly string[]): Promise<string[]> {
   return out;
 }
 
+/** Fail now, before the GPU is opened, on a file that is not a decodable image
+ * (its header is read; pixels are decoded batch by batch later). */
+export async function checkImage(path: string): Promise<void> {
+  const sharp = (await import('sharp')).default;
+  try {
+    const meta = await sharp(path, { failOn: 'error' }).metadata();
+    if (!meta.width || !meta.height) throw new Error('no image size');
+  } catch (e) {
+    throw new LeeError(`cannot decode image ${path}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
 /** Python's round(): halves to even, as torchvision's CenterCrop offsets use. */
 function pyRound(x: number): number {
   const r = Math.round(x);

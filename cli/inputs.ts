@@ -1,22 +1,26 @@
 import { LeeError } from '../engine/errors.js';
 import { loadSafetensors } from '../engine/safetensors.js';
-import { createModel, modelSpec } from '../models/registry.js';
+import type { HostTensor } from '../engine/safetensors.js';
+import { buildModel, modelSpec } from '../models/registry.js';
 import { randomWeights } from '../models/init.js';
-import { nameModules, type Module } from '../models/module.js';
+import { nameModules, uploadWeights, type Module } from '../models/module.js';
 import type { Preprocess } from '../models/spec.js';
-import type { ImageSource } from '../lee/e2e.js';
+import type { ImageSource } from '../lee/batches.js';
 import type { Interp } from '../engine/ops/sample.js';
 import { intFlag } from './args.js';
 import { bundledImages } from './paths.js';
-import { imageName, listImages, loadImage } from './images.js';
+import { checkImage, imageName, listImages, loadImage } from './images.js';
 
 export const DEFAULT_MODEL = 'resnet18';
 export const DEFAULT_SEED = 0;
 /** The bundled images are small; the randomly initialised default runs them at 64 px. */
 const DEFAULT_PREPROCESS: Partial<Preprocess> = { inputSize: [3, 64, 64], cropPct: 1 };
 
-export interface LoadedModel {
+/** A model checked on the host, its weights not yet on the GPU. */
+export interface ModelPlan {
+  /** the module tree, named, with `weights` checked against it */
   model: Module;
+  tensors: Map<string, HostTensor>;
   name: string;
   weights: string;
   preprocess: Preprocess;
@@ -24,18 +28,34 @@ export interface LoadedModel {
   random: boolean;
 }
 
-export async function resolveModel(name: string | undefined, weights: string | undefined, small: boolean, numHeads?: number): Promise<LoadedModel> {
+/** The preprocessing of a run: the model's timm eval config, or 64 px for the seeded
+ * random default on the bundled images. */
+export function runPreprocess(name: string | undefined, weights: string | undefined, defaultImages: boolean): Preprocess {
+  const pre = modelSpec(name ?? DEFAULT_MODEL).preprocess;
+  return !weights && defaultImages ? { ...pre, ...DEFAULT_PREPROCESS } : pre;
+}
+
+/** The model of a run, its weights checked against the architecture; nothing touches
+ * the GPU, so a wrong name or file fails before it is opened. */
+export async function planModel(name: string | undefined, weights: string | undefined, preprocess?: Preprocess, numHeads?: number): Promise<ModelPlan> {
   const arch = name ?? DEFAULT_MODEL;
   const spec = modelSpec(arch);
   if (weights) {
     const file = await loadSafetensors(weights);
-    return { model: createModel(arch, file.tensors, weights, { numHeads }), name: arch, weights, preprocess: spec.preprocess, random: false };
+    const model = buildModel(arch, file.tensors, weights, { numHeads });
+    return { model, tensors: file.tensors, name: arch, weights, preprocess: preprocess ?? spec.preprocess, random: false };
   }
   const shell = spec.build(undefined, { numHeads });
   nameModules(shell);
-  const model = createModel(arch, randomWeights(shell, DEFAULT_SEED), 'random weights', { numHeads });
-  const preprocess = small ? { ...spec.preprocess, ...DEFAULT_PREPROCESS } : spec.preprocess;
-  return { model, name: arch, weights: `random (seed ${DEFAULT_SEED}; not a trained model)`, preprocess, random: true };
+  const tensors = randomWeights(shell, DEFAULT_SEED);
+  const model = buildModel(arch, tensors, 'random weights', { numHeads });
+  return { model, tensors, name: arch, weights: `random (seed ${DEFAULT_SEED}; not a trained model)`, preprocess: preprocess ?? spec.preprocess, random: true };
+}
+
+/** Upload a planned model's weights (the GPU must be open); `disposeWeights` frees them. */
+export function loadModel(plan: ModelPlan): Module {
+  uploadWeights(plan.model, plan.tensors);
+  return plan.model;
 }
 
 /** `--input`: a safetensors file whose tensor `images` is [N, 3, H, W], already normalised. */
@@ -60,6 +80,7 @@ export async function inputSource(path: string): Promise<ImageSource> {
 /** `--images`: files or folders, decoded and preprocessed a batch at a time. */
 export async function imageSource(paths: readonly string[], pre: Preprocess): Promise<ImageSource> {
   const files = await listImages(paths);
+  for (const f of files) await checkImage(f);
   const size = pre.inputSize[1];
   return {
     names: files.map(imageName),
@@ -98,27 +119,29 @@ export interface InputFlags {
 }
 
 export interface RunInputs {
-  loaded: LoadedModel;
+  plan: ModelPlan;
   source: ImageSource;
   /** what ran, for reports: the --input file, the image paths, or 'bundled images' */
   input: string | string[];
 }
 
-/** The model and images of a run: --weights or the seeded random default, --input,
- * --images (also as trailing arguments) or the bundled images. Notes about the
- * embedded default go to stderr even with --quiet: a result from random weights must
- * never pass for a real one. */
-export async function runInputs(command: string, flags: InputFlags, positionals: readonly string[]): Promise<RunInputs> {
+/** The model and images of a run, validated on the host before the GPU is opened:
+ * --weights or the seeded random default, --input, --images (also as trailing
+ * arguments) or the bundled images. Notes about the embedded default go to stderr even
+ * with --quiet: a result from random weights must never pass for a real one. */
+export async function prepareInputs(command: string, flags: InputFlags, positionals: readonly string[]): Promise<RunInputs> {
   const images = [...(flags.images ?? []), ...positionals];
   if (positionals.length && !flags.images) throw new LeeError(`${command}: unexpected argument '${positionals[0]}' (image paths go after --images)`);
   if (flags.input && images.length) throw new LeeError(`${command}: give --images or --input, not both`);
   const defaultImages = !flags.input && images.length === 0;
   const heads = flags.heads === undefined ? undefined : intFlag(flags.heads, 'heads', 1);
-  const loaded = await resolveModel(flags.model, flags.weights, defaultImages, heads);
-  const source = flags.input ? await inputSource(flags.input) : defaultImages ? await bundledSource(loaded.preprocess) : await imageSource(images, loaded.preprocess);
-  if (loaded.random) console.error(`note: ${loaded.name} with RANDOM weights (seed 0), the embedded default, not a trained model; pass --weights for real results`);
+  const preprocess = runPreprocess(flags.model, flags.weights, defaultImages);
+  // the cheap checks first: images and files before the weights are read
+  const source = flags.input ? await inputSource(flags.input) : defaultImages ? await bundledSource(preprocess) : await imageSource(images, preprocess);
+  const plan = await planModel(flags.model, flags.weights, preprocess, heads);
+  if (plan.random) console.error(`note: ${plan.name} with RANDOM weights (seed 0), the embedded default, not a trained model; pass --weights for real results`);
   if (defaultImages) console.error(`note: the ${source.names.length} bundled images (assets/images) at ${source.size[0]} px`);
-  return { loaded, source, input: flags.input ?? (defaultImages ? 'bundled images' : images) };
+  return { plan, source, input: flags.input ?? (defaultImages ? 'bundled images' : images) };
 }
 
 export function interpFlag(value: string | undefined): Interp {

@@ -19,10 +19,12 @@ export class BufferPool {
   pooledBytes = 0;
   liveBytes = 0;
   peakLiveBytes = 0;
+  private closed = false;
 
   constructor(private readonly device: GPUDevice) {}
 
   acquire(bytes: number): GPUBuffer {
+    if (this.closed) throw new Error('buffer pool used after its device was closed');
     const size = sizeClass(Math.max(bytes, 4));
     const list = this.free.get(size);
     let buffer = list?.pop();
@@ -37,6 +39,10 @@ export class BufferPool {
   release(buffer: GPUBuffer): void {
     if (!this.live.delete(buffer)) throw new Error('buffer released twice or not from this pool');
     this.liveBytes -= buffer.size;
+    if (this.closed) {
+      buffer.destroy();
+      return;
+    }
     this.pooledBytes += buffer.size;
     let list = this.free.get(buffer.size);
     if (!list) this.free.set(buffer.size, (list = []));
@@ -48,6 +54,13 @@ export class BufferPool {
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.pooledBytes = 0;
+  }
+
+  /** The device is going away: free what is pooled, and drop buffers still held by
+   * tensors when those are disposed. */
+  close(): void {
+    this.trim();
+    this.closed = true;
   }
 
   get liveCount(): number {

@@ -188,7 +188,7 @@ export function runtime(): Runtime {
 export async function shutdown(): Promise<void> {
   if (active) {
     active.flush();
-    active.pool.trim();
+    active.pool.close();
     active = null;
   }
   await releaseDevice();

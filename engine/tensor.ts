@@ -1,4 +1,5 @@
 import { runtime } from './runtime.js';
+import type { BufferPool } from './pool.js';
 
 export type Shape = readonly number[];
 
@@ -22,15 +23,18 @@ export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** A pooled GPU buffer shared by a tensor and its reshaped views. */
+/** A pooled GPU buffer shared by a tensor and its reshaped views. It goes back to the
+ * pool it came from, whatever runtime is current when the last view is freed (the pool
+ * drops it if its device has been closed since). */
 class Storage {
   refs = 1;
   constructor(
     readonly buffer: GPUBuffer,
     readonly bytes: number,
+    private readonly pool: BufferPool,
   ) {}
   release(): void {
-    if (--this.refs === 0) runtime().pool.release(this.buffer);
+    if (--this.refs === 0) this.pool.release(this.buffer);
   }
 }
 
@@ -56,7 +60,8 @@ export class Tensor {
       if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(', ')}]`);
     }
     const bytes = numel(shape) * 4;
-    return new Tensor(shape, new Storage(runtime().pool.acquire(bytes), bytes));
+    const pool = runtime().pool;
+    return new Tensor(shape, new Storage(pool.acquire(bytes), bytes, pool));
   }
 
   static fromData(data: ArrayLike<number>, shape: Shape): Tensor {

@@ -1,16 +1,9 @@
-import { Tensor } from '../engine/tensor.js';
-import { runtime } from '../engine/runtime.js';
 import type { Interp } from '../engine/ops/sample.js';
 import { lieDerivatives, summarise, type Classifier } from './lie.js';
 import type { Generator } from './transforms.js';
+import { forEachBatch, joinArrays, type ImageSource } from './batches.js';
 
-/** Images to run, loaded a batch at a time so a large folder never sits on the GPU whole. */
-export interface ImageSource {
-  names: string[];
-  /** [3, H, W] each */
-  size: [number, number];
-  load(start: number, end: number): Promise<Float32Array>;
-}
+export type { ImageSource } from './batches.js';
 
 export interface E2EOptions {
   transforms: readonly Generator[];
@@ -36,56 +29,42 @@ export interface E2EResult {
   seconds: number;
 }
 
-/** The parts end to end, as one array (per-batch host results joined). */
-export function joinArrays(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** End-to-end Lie derivatives of every image, all generators in one pass per batch. */
 export async function runE2E(model: Classifier, source: ImageSource, opts: E2EOptions): Promise<E2EResult> {
   const t0 = globalThis.performance.now();
-  const n = source.names.length;
-  const [h, w] = source.size;
   const logits: Float32Array[] = [];
   const probs: Float32Array[] = [];
   const lie = new Map<Generator, Float32Array[]>(opts.transforms.map((g) => [g, []]));
   const images: E2EImageResult[] = [];
   let classes = 0;
-  opts.onProgress?.(0, n);
-  for (let start = 0; start < n; start += opts.batch) {
-    const end = Math.min(n, start + opts.batch);
-    const x = Tensor.fromData(await source.load(start, end), [end - start, 3, h, w]);
-    const r = lieDerivatives(model, x, { transforms: opts.transforms, interp: opts.interp });
-    try {
-      classes = r.logits.shape[1]!;
-      logits.push(await r.logits.read());
-      probs.push(await r.probs.read());
-      const batchRows: E2EImageResult[] = source.names.slice(start, end).map((image) => ({ image, meanAbs: {}, meanSq: {} }));
-      for (const g of opts.transforms) {
-        const v = await r.lie.get(g)!.read();
-        lie.get(g)!.push(v);
-        const s = summarise(v, end - start, classes);
-        batchRows.forEach((row, b) => {
-          row.meanAbs[g] = s.meanAbs[b]!;
-          row.meanSq[g] = s.meanSq[b]!;
-        });
+  await forEachBatch(
+    source,
+    opts.batch,
+    async (x, start, end) => {
+      const r = lieDerivatives(model, x, { transforms: opts.transforms, interp: opts.interp });
+      try {
+        classes = r.logits.shape[1]!;
+        logits.push(await r.logits.read());
+        probs.push(await r.probs.read());
+        const batchRows: E2EImageResult[] = source.names.slice(start, end).map((image) => ({ image, meanAbs: {}, meanSq: {} }));
+        for (const g of opts.transforms) {
+          const v = await r.lie.get(g)!.read();
+          lie.get(g)!.push(v);
+          const s = summarise(v, end - start, classes);
+          batchRows.forEach((row, b) => {
+            row.meanAbs[g] = s.meanAbs[b]!;
+            row.meanSq[g] = s.meanSq[b]!;
+          });
+        }
+        images.push(...batchRows);
+      } finally {
+        r.logits.dispose();
+        r.probs.dispose();
+        for (const t of r.lie.values()) t.dispose();
       }
-      images.push(...batchRows);
-    } finally {
-      x.dispose();
-      r.logits.dispose();
-      r.probs.dispose();
-      for (const t of r.lie.values()) t.dispose();
-    }
-    runtime().check();
-    opts.onProgress?.(end, n);
-  }
+    },
+    opts.onProgress,
+  );
   return {
     images,
     classes,

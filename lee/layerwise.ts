@@ -1,5 +1,4 @@
-import { Tensor, tidy } from '../engine/tensor.js';
-import { runtime } from '../engine/runtime.js';
+import { Tensor, tidy, dispose } from '../engine/tensor.js';
 import { dual, type Dual } from '../engine/dual.js';
 import * as ops from '../engine/ops/index.js';
 import type { Interp } from '../engine/ops/sample.js';
@@ -8,7 +7,7 @@ import type { Module } from '../models/module.js';
 import { imageTangents } from './lie.js';
 import { layoutOf, mapTangents, type MapLayout } from './featuremaps.js';
 import type { Generator } from './transforms.js';
-import { joinArrays, type ImageSource } from './e2e.js';
+import { forEachBatch, joinArrays, type ImageSource } from './batches.js';
 
 // Exact layerwise attribution (SPEC 5.3). For F = f_N o ... o f_1 the chain rule
 // telescopes: L F(x) = sum_i J_{>i} L f_i(h_{i-1}), with each layer's own Lie derivative
@@ -142,9 +141,12 @@ export async function layerwise(model: Module, images: Tensor, opts: LayerwiseOp
       t.dispose();
     }
   };
-  const logits = await take(rec.logits);
-  const probs = await take(rec.probs);
-  const lie = await take(rec.lie);
+  let logits: Float32Array, probs: Float32Array, lie: Float32Array;
+  try {
+    [logits, probs, lie] = [await rec.logits.read(), await rec.probs.read(), await rec.lie.read()];
+  } finally {
+    dispose([rec.logits, rec.probs, rec.lie]);
+  }
   const active = rec.layers.filter((l) => !l.zero);
   const passes = Math.ceil(active.length / chunkSize);
   opts.onPass?.(1, passes + 1);
@@ -200,29 +202,23 @@ export async function runLayerwise(model: Module, source: ImageSource, opts: Lay
   const t0 = globalThis.performance.now();
   const n = source.names.length;
   const batches = Math.ceil(n / opts.batch);
-  const [h, w] = source.size;
   const results: LayerwiseResult[] = [];
   let perBatch = 0;
-  for (let start = 0, i = 0; start < n; start += opts.batch, i++) {
-    const end = Math.min(n, start + opts.batch);
-    const x = Tensor.fromData(await source.load(start, end), [end - start, 3, h, w]);
-    try {
-      const r = await layerwise(model, x, {
-        ...opts,
-        onPass: (done, total) => {
-          perBatch = total;
-          opts.onProgress?.(i * total + done, batches * total);
-        },
-      });
-      const names = r.layers.map((l) => l.name).join();
-      if (results.length && names !== results[0]!.layers.map((l) => l.name).join()) throw new Error('layerwise: the layers changed between batches');
-      results.push(r);
-    } finally {
-      x.dispose();
-    }
-    runtime().check();
-  }
-  const first = results[0]!;
+  await forEachBatch(source, opts.batch, async (x, start) => {
+    const i = start / opts.batch;
+    const r = await layerwise(model, x, {
+      ...opts,
+      onPass: (done, total) => {
+        perBatch = total;
+        opts.onProgress?.(i * total + done, batches * total);
+      },
+    });
+    const names = r.layers.map((l) => l.name).join();
+    if (results.length && names !== results[0]!.layers.map((l) => l.name).join()) throw new Error('layerwise: the layers changed between batches');
+    results.push(r);
+  });
+  const first = results[0];
+  if (!first) throw new Error('layerwise: the image source is empty');
   const layers = first.layers;
   const contributions = layers.map((_, i) => joinArrays(results.map((r) => r.contributions[i]!)));
   const classes = first.classes;

@@ -50,6 +50,7 @@ import * as ops from '../engine/ops/index.js';
 import { LeeError } from '../engine/errors.js';
 import { Rng } from '../engine/random.js';
 import type { Classifier } from './lie.js';
+import { forEachBatch, type ImageSource } from './batches.js';
 import { fractionalRotate, fractionalTranslate, integerTranslate, rotateSample, translateSample } from './resample.js';
 
 export const SAMPLED_METRICS = ['eq_t', 'eq_t_frac', 'eq_r', 'trans_x_sample', 'trans_y_sample', 'rotate_sample'] as const;
@@ -240,4 +241,20 @@ export async function sampleMetrics(model: Classifier, images: Tensor, opts: Sam
     for (let b = 0; b < B; b++) values[b]![m] = n > 0 ? sums[b]! / n : NaN;
   }
   return { values, draws };
+}
+
+export interface SampleMetricsRunOptions {
+  batch: number;
+  seed: number;
+  samples?: SampleCounts;
+  /** images done, images in all */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** `sampleMetrics` over every image of `source`, a batch at a time, with the same draws
+ * for every batch (one seed), so an image's values do not depend on its batch. */
+export async function runSampleMetrics(model: Classifier, source: ImageSource, opts: SampleMetricsRunOptions): Promise<Record<string, number>[]> {
+  const out: Record<string, number>[] = [];
+  await forEachBatch(source, opts.batch, async (x) => void out.push(...(await sampleMetrics(model, x, { seed: opts.seed, samples: opts.samples })).values), opts.onProgress);
+  return out;
 }

@@ -1,6 +1,6 @@
 import { LeeError } from '../engine/errors.js';
 import type { HostTensor } from '../engine/safetensors.js';
-import { Tensor, type Shape } from '../engine/tensor.js';
+import { Tensor, keep, type Shape } from '../engine/tensor.js';
 import type { Dual } from '../engine/dual.js';
 
 /** A weight slot: its expected shape, and its GPU tensor once loaded. */
@@ -111,9 +111,10 @@ export function nameModules(root: Module): void {
 /** Keys that timm's state_dict holds but that carry no weights we use. */
 const IGNORED = /(^|\.)num_batches_tracked$/;
 
-/** Check every key and shape against the module tree, then upload the weights.
- * Missing, unexpected and mis-shaped keys are listed together in one error. */
-export function loadWeights(root: Module, tensors: Map<string, HostTensor>, source = 'weights'): void {
+/** Check every key and shape of a state_dict against the module tree (host only, so
+ * a wrong file fails before the GPU is opened). Missing, unexpected and mis-shaped keys
+ * are listed together in one error. */
+export function checkWeights(root: Module, tensors: Map<string, HostTensor>, source = 'weights'): void {
   const params = namedParams(root);
   const missing: string[] = [];
   const misshaped: string[] = [];
@@ -132,9 +133,20 @@ export function loadWeights(root: Module, tensors: Map<string, HostTensor>, sour
       `${source} do not match the model${list('missing keys', missing)}${list('unexpected keys', unexpected)}${list('mis-shaped', misshaped)}`,
     );
   }
-  for (const [key, p] of params) {
+}
+
+/** Check the weights, then upload them. They belong to the model, not to any open
+ * `tidy`: `disposeWeights` is the one way they are freed. */
+export function loadWeights(root: Module, tensors: Map<string, HostTensor>, source = 'weights'): void {
+  checkWeights(root, tensors, source);
+  uploadWeights(root, tensors);
+}
+
+/** Upload weights already checked with `checkWeights` (owned by the model, as above). */
+export function uploadWeights(root: Module, tensors: Map<string, HostTensor>): void {
+  for (const [key, p] of namedParams(root)) {
     p.tensor?.dispose();
-    p.tensor = Tensor.fromData(tensors.get(key)!.data, p.shape);
+    p.tensor = keep(Tensor.fromData(tensors.get(key)!.data, p.shape));
   }
 }
 

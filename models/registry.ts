@@ -1,6 +1,6 @@
 import { LeeError } from '../engine/errors.js';
 import type { HostTensor } from '../engine/safetensors.js';
-import { loadWeights, nameModules, namedParams, type Module } from './module.js';
+import { checkWeights, uploadWeights, nameModules, namedParams, type Module } from './module.js';
 import type { BuildOptions, ModelSpec } from './spec.js';
 import { resnetSpecs } from './resnet.js';
 import { vitSpecs } from './vit.js';
@@ -17,8 +17,18 @@ export function modelSpec(name: string): ModelSpec {
   return spec;
 }
 
-/** Build `name` with sizes read from `weights`, check every key and shape, load them. */
+/** Build `name` with sizes read from `weights`, check every key and shape, load them
+ * onto the GPU. The weights are the model's (`disposeWeights` frees them), even when
+ * this runs inside a `tidy`. */
 export function createModel(name: string, weights: Map<string, HostTensor>, source = 'weights', options: BuildOptions = {}): Module {
+  const model = buildModel(name, weights, source, options);
+  uploadWeights(model, weights);
+  return model;
+}
+
+/** `createModel` without the upload: the module tree, named, with `weights` checked
+ * against it. Host only, so a bad checkpoint fails before the GPU is opened. */
+export function buildModel(name: string, weights: Map<string, HostTensor>, source = 'weights', options: BuildOptions = {}): Module {
   const spec = modelSpec(name);
   let model: Module;
   try {
@@ -28,7 +38,7 @@ export function createModel(name: string, weights: Map<string, HostTensor>, sour
     throw e;
   }
   nameModules(model);
-  loadWeights(model, weights, source);
+  checkWeights(model, weights, source);
   return model;
 }
 

@@ -1,11 +1,11 @@
-import { writeFile } from 'node:fs/promises';
 import { benchKernels } from '../../engine/bench.js';
 import { describeAdapter } from '../../engine/device.js';
 import { init } from '../../engine/runtime.js';
 import { benchLayerwise, benchModel } from '../../lee/bench.js';
 import { disposeWeights } from '../../models/module.js';
+import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseFlags } from '../args.js';
-import { resolveModel } from '../inputs.js';
+import { loadModel, planModel } from '../inputs.js';
 
 export const benchHelp = `lee bench [--model NAME [--size S] [--batch N] [--layerwise]] [--repeats N] [--json FILE]
 
@@ -36,6 +36,8 @@ export async function bench(argv: string[]): Promise<void> {
   const size = intFlag(flags.size, 'size', 224, 2);
   const batch = intFlag(flags.batch, 'batch', 1);
   const heads = flags.heads === undefined ? undefined : intFlag(flags.heads, 'heads', 1);
+  checkOutputs({ json: flags.json });
+  const plan = flags.model ? await planModel(flags.model, undefined, undefined, heads) : undefined;
   const rt = await init();
   const adapter = describeAdapter(rt.adapter);
   const name = [adapter.vendor, adapter.architecture, adapter.device, adapter.description].filter(Boolean).join(' ') || 'unknown adapter';
@@ -46,8 +48,8 @@ export async function bench(argv: string[]): Promise<void> {
     console.log(`${k.name.padEnd(30)} ${k.ms.toFixed(2).padStart(9)} ms ${k.gflops.toFixed(1).padStart(9)} GFLOP/s${share}`);
   }
   let model: Record<string, unknown> | undefined;
-  if (flags.model) {
-    const loaded = await resolveModel(flags.model, undefined, false, heads);
+  if (plan) {
+    const loaded = { name: plan.name, model: loadModel(plan) };
     const t = await benchModel(loaded.model, size, batch, flags.repeats ? repeats : 3);
     model = { model: loaded.name, ...t };
     console.log(
@@ -61,5 +63,5 @@ export async function bench(argv: string[]): Promise<void> {
     }
     disposeWeights(loaded.model);
   }
-  if (flags.json) await writeFile(flags.json, JSON.stringify({ adapter, ...model, kernels }, null, 2));
+  if (flags.json) await writeOutput(flags.json, JSON.stringify({ adapter, ...model, kernels }, null, 2));
 }

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { LeeError } from '../../engine/errors.js';
 import { describeAdapter } from '../../engine/device.js';
 import { init } from '../../engine/runtime.js';
@@ -7,13 +6,11 @@ import { disposeWeights } from '../../models/module.js';
 import { runE2E } from '../../lee/e2e.js';
 import { e2eCsv } from '../../lee/report.js';
 import { COLUMN, parseGenerators } from '../../lee/transforms.js';
-import { sampleMetrics, DEFAULT_SAMPLES } from '../../lee/metrics.js';
-import type { ImageSource } from '../../lee/e2e.js';
-import type { Module } from '../../models/module.js';
-import { Tensor } from '../../engine/tensor.js';
+import { runSampleMetrics, DEFAULT_SAMPLES } from '../../lee/metrics.js';
 import { VERSION } from '../../index.js';
+import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseCommand } from '../args.js';
-import { INPUT_OPTIONS, interpFlag, runInputs, DEFAULT_MODEL } from '../inputs.js';
+import { INPUT_OPTIONS, interpFlag, loadModel, prepareInputs, DEFAULT_MODEL } from '../inputs.js';
 import { progress } from '../progress.js';
 
 export const e2eHelp = `lee e2e [--model NAME] [--weights FILE.safetensors] [--images DIR|FILE ...]
@@ -70,15 +67,22 @@ export async function e2e(argv: string[]): Promise<void> {
   const samples = values.samples === undefined ? undefined : intFlag(values.samples, 'samples', 1);
   if (seed >= 2 ** 32) throw new LeeError(`--seed must be below 2^32, got ${seed}`);
 
-  const rt = await init();
-  const { loaded, source, input } = await runInputs('e2e', values, f.positionals);
+  checkOutputs({ out: values.out, json: values.json, raw: values.raw });
+  const { plan: loaded, source, input } = await prepareInputs('e2e', values, f.positionals);
 
-  const result = await runE2E(loaded.model, source, { transforms, interp, batch, onProgress: progress('e2e', !!values.quiet) });
-  const extra = values['sample-metrics'] ? await runSampleMetrics(loaded.model, source, batch, seed, samples, !!values.quiet) : [];
-  disposeWeights(loaded.model);
+  const rt = await init();
+  const model = loadModel(loaded);
+  let result, extra;
+  try {
+    result = await runE2E(model, source, { transforms, interp, batch, onProgress: progress('e2e', !!values.quiet) });
+    const onProgress = progress('sample metrics', !!values.quiet);
+    extra = values['sample-metrics'] ? await runSampleMetrics(model, source, { batch, seed, samples, onProgress }) : [];
+  } finally {
+    disposeWeights(model);
+  }
 
   printTable(result.images, transforms);
-  if (values.out) await writeFile(values.out, e2eCsv(loaded.name, result.images, extra));
+  if (values.out) await writeOutput(values.out, e2eCsv(loaded.name, result.images, extra));
   if (values.json) {
     const adapter = describeAdapter(rt.adapter);
     const meta = {
@@ -96,7 +100,7 @@ export async function e2e(argv: string[]): Promise<void> {
     };
     const perImage = result.images.map((r, i) => ({ ...r, ...(extra[i] ? { sample_metrics: extra[i] } : {}) }));
     const sampling = extra.length ? { sample_metrics: { seed, samples: samples ?? DEFAULT_SAMPLES } } : {};
-    await writeFile(values.json, JSON.stringify({ ...meta, ...sampling, images: perImage }, null, 2));
+    await writeOutput(values.json, JSON.stringify({ ...meta, ...sampling, images: perImage }, null, 2));
   }
   if (values.raw) {
     const n = result.images.length;
@@ -106,7 +110,7 @@ export async function e2e(argv: string[]): Promise<void> {
       probs: { shape: [n, c], data: result.probs },
     };
     for (const [g, v] of result.lie) tensors[`lie.${g}`] = { shape: [n, c], data: v };
-    await writeFile(values.raw, encodeSafetensors(tensors, { model: loaded.name, interp }));
+    await writeOutput(values.raw, encodeSafetensors(tensors, { model: loaded.name, interp }));
   }
 }
 
@@ -116,22 +120,4 @@ function printTable(rows: { image: string; meanAbs: Partial<Record<string, numbe
   for (const r of rows) {
     console.log(`${r.image.padEnd(width)}  ${gens.map((g) => (r.meanAbs[g] ?? NaN).toExponential(3).padStart(17)).join(' ')}`);
   }
-}
-
-async function runSampleMetrics(model: Module, source: ImageSource, batch: number, seed: number, samples: number | undefined, quiet: boolean) {
-  const report = progress('sample metrics', quiet);
-  const n = source.names.length;
-  const out: Record<string, number>[] = [];
-  report(0, n);
-  for (let start = 0; start < n; start += batch) {
-    const end = Math.min(n, start + batch);
-    const x = Tensor.fromData(await source.load(start, end), [end - start, 3, ...source.size]);
-    try {
-      out.push(...(await sampleMetrics(model, x, { seed, samples })).values);
-    } finally {
-      x.dispose();
-    }
-    report(end, n);
-  }
-  return out;
 }

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { LeeError } from '../../engine/errors.js';
 import { init } from '../../engine/runtime.js';
 import { encodeSafetensors } from '../../engine/safetensors.js';
@@ -6,8 +5,9 @@ import { disposeWeights } from '../../models/module.js';
 import { DEFAULT_CHUNK, runLayerwise, type LayerwiseRun } from '../../lee/layerwise.js';
 import { layerwiseCsv, layerwiseSvg, meanShares } from '../../lee/layerwise-report.js';
 import { GENERATORS, parseGenerators } from '../../lee/transforms.js';
+import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseCommand } from '../args.js';
-import { INPUT_OPTIONS, interpFlag, runInputs, DEFAULT_MODEL } from '../inputs.js';
+import { INPUT_OPTIONS, interpFlag, loadModel, prepareInputs, DEFAULT_MODEL } from '../inputs.js';
 import { progress } from '../progress.js';
 
 /** SPEC 5.3: sum_i c_i must equal the end-to-end value to this, relative, in float32. */
@@ -66,13 +66,15 @@ export async function layerwise(argv: string[]): Promise<void> {
   const batch = intFlag(values.batch, 'batch', 4);
   const chunk = intFlag(values.chunk, 'chunk', DEFAULT_CHUNK);
 
+  checkOutputs({ out: values.out, plot: values.plot, raw: values.raw });
+  const { plan: loaded, source } = await prepareInputs('layerwise', values, f.positionals);
   await init();
-  const { loaded, source } = await runInputs('layerwise', values, f.positionals);
+  const model = loadModel(loaded);
   let run: LayerwiseRun;
   try {
-    run = await runLayerwise(loaded.model, source, { transform, interp, batch, chunk, onProgress: progress('layerwise', !!values.quiet, 'passes') });
+    run = await runLayerwise(model, source, { transform, interp, batch, chunk, onProgress: progress('layerwise', !!values.quiet, 'passes') });
   } finally {
-    disposeWeights(loaded.model);
+    disposeWeights(model);
   }
 
   printSummary(run);
@@ -81,8 +83,8 @@ export async function layerwise(argv: string[]): Promise<void> {
     const list = flagged.map(([r, b]) => `${run.images[b]} ${r.toExponential(2)}`).join(', ');
     console.error(`warning: additivity residual above ${ADDITIVITY_TOLERANCE} (the contributions do not sum to the end-to-end value): ${list}`);
   }
-  if (values.out) await writeFile(values.out, layerwiseCsv(run, loaded.name, transform));
-  if (values.plot) await writeFile(values.plot, layerwiseSvg(run, loaded.name, transform));
+  if (values.out) await writeOutput(values.out, layerwiseCsv(run, loaded.name, transform));
+  if (values.plot) await writeOutput(values.plot, layerwiseSvg(run, loaded.name, transform));
   if (values.raw) {
     const n = run.images.length;
     const shape = [n, run.classes];
@@ -93,7 +95,7 @@ export async function layerwise(argv: string[]): Promise<void> {
     };
     run.layers.forEach((l, i) => (tensors[`contrib.${l.name}`] = { shape, data: run.contributions[i]! }));
     const layers = JSON.stringify(run.layers.map((l) => ({ name: l.name, type: l.type, order: l.order })));
-    await writeFile(values.raw, encodeSafetensors(tensors, { model: loaded.name, transform, interp, layers, residual: JSON.stringify(run.residual) }));
+    await writeOutput(values.raw, encodeSafetensors(tensors, { model: loaded.name, transform, interp, layers, residual: JSON.stringify(run.residual) }));
   }
 }
 
