@@ -1,6 +1,6 @@
 import { ops, type Operand } from '../../engine/index.js';
 import type { ConvAlgorithm } from '../../engine/ops/conv.js';
-import type { OpCase } from '../helpers/optest.js';
+import type { EdgeInput, OpCase } from '../helpers/optest.js';
 import { conv2dRef, type ConvRefOptions } from '../ref/conv.js';
 
 interface ConvRow {
@@ -9,21 +9,46 @@ interface ConvRow {
   w: number[];
   bias?: boolean;
   o?: ConvRefOptions;
+  /** edge-value input sets (x, w, bias), checked on the forward of every algorithm */
+  edges?: EdgeInput[][];
 }
 
 /** A row run with `algorithm` forced (auto picks by adapter; both kernels need checking). */
-function convCase({ name, x, w, bias = false, o = {} }: ConvRow, algorithm: ConvAlgorithm = 'auto'): OpCase {
+function convCase({ name, x, w, bias = false, o = {}, edges }: ConvRow, algorithm: ConvAlgorithm = 'auto'): OpCase {
   const opts = { ...o, algorithm };
   return {
     name: `conv2d ${name}${algorithm === 'auto' ? '' : ` [${algorithm}]`}`,
     inputs: [{ shape: x }, { shape: w, constant: true }, ...(bias ? [{ shape: [w[0]!], constant: true }] : [])],
     gpu: ([xi, wi, bi]) => ops.conv2d(xi!, wi!, (bi as Operand | undefined) ?? null, opts),
     ref: ([xi, wi, bi]) => conv2dRef(xi!, wi!, bi ?? null, o),
+    edges,
   };
 }
 
+const fill = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+
 const rows: ConvRow[] = [
-  { name: '3x3 stride 1 pad 1 with bias', x: [1, 4, 8, 8], w: [6, 4, 3, 3], bias: true, o: { padding: [1, 1] } },
+  {
+    name: '3x3 stride 1 pad 1 with bias',
+    x: [1, 4, 8, 8],
+    w: [6, 4, 3, 3],
+    bias: true,
+    o: { padding: [1, 1] },
+    edges: [
+      // zero input: the output is exactly the bias
+      [
+        { shape: [1, 4, 8, 8], values: fill(256, () => 0) },
+        { shape: [6, 4, 3, 3], values: fill(216, (i) => Math.sin(i)) },
+        { shape: [6], values: [1, -2, 0.5, 0, 3, -0.25] },
+      ],
+      // large and tiny magnitudes of both signs
+      [
+        { shape: [1, 4, 8, 8], values: fill(256, (i) => (i % 3 === 0 ? 1e4 : i % 3 === 1 ? -1e-3 : 5.5) * (i % 2 ? -1 : 1)) },
+        { shape: [6, 4, 3, 3], values: fill(216, (i) => Math.cos(i)) },
+        { shape: [6], values: [0, 0, 0, 0, 0, 0] },
+      ],
+    ],
+  },
   { name: '7x7 stride 2 pad 3 (ResNet stem)', x: [1, 3, 15, 15], w: [8, 3, 7, 7], o: { stride: [2, 2], padding: [3, 3] } },
   { name: '1x1 with bias, batch 2 (pointwise)', x: [2, 8, 5, 5], w: [6, 8, 1, 1], bias: true },
   { name: '1x1 Cin=7 (channel tail), 5x7 map', x: [1, 7, 5, 7], w: [3, 7, 1, 1], bias: true },
@@ -51,21 +76,4 @@ export const convCases: OpCase[] = [
   ...rows.map((r) => convCase(r, 'direct')),
   ...rows.filter((r) => r.o?.groups === r.x[1] && r.w[0] === r.x[1]).map((r) => convCase(r, 'depthwise')),
   ...rows.filter((r) => r.w[2] === 1 && r.w[3] === 1 && !r.o?.stride && !r.o?.padding && !r.o?.groups).map((r) => convCase(r, 'matmul')),
-];
-
-const edgeCase = convCases[0]!;
-const fill = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
-edgeCase.edges = [
-  // zero input: the output is exactly the bias
-  [
-    { shape: [1, 4, 8, 8], values: fill(256, () => 0) },
-    { shape: [6, 4, 3, 3], values: fill(216, (i) => Math.sin(i)) },
-    { shape: [6], values: [1, -2, 0.5, 0, 3, -0.25] },
-  ],
-  // large and tiny magnitudes of both signs
-  [
-    { shape: [1, 4, 8, 8], values: fill(256, (i) => (i % 3 === 0 ? 1e4 : i % 3 === 1 ? -1e-3 : 5.5) * (i % 2 ? -1 : 1)) },
-    { shape: [6, 4, 3, 3], values: fill(216, (i) => Math.cos(i)) },
-    { shape: [6], values: [0, 0, 0, 0, 0, 0] },
-  ],
 ];
