@@ -1,15 +1,15 @@
 import { beforeAll, afterAll } from 'vitest';
 import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
-import { elementwiseCases } from './cases/elementwise.js';
+import { elementwiseCases, reluAtZero } from './cases/elementwise.js';
 import { matmulCases } from './cases/matmul.js';
 import { convCases } from './cases/conv.js';
-import { poolingCases } from './cases/pooling.js';
-import { reduceCases } from './cases/reduce.js';
+import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
+import { maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
 import { layoutCases } from './cases/layout.js';
 import { attentionCases } from './cases/attention.js';
-import { sampleCases } from './cases/sample.js';
+import { bilinearAtCentres, sampleCases } from './cases/sample.js';
 
 beforeAll(async () => {
   await init();
@@ -19,7 +19,8 @@ afterAll(async () => {
 });
 
 /** The op table: every op's forward against its float64 reference, its JVP against
- * central differences, K tangents at once against single runs. */
+ * central differences, K tangents at once against single runs; at kinks, the derivative
+ * conventions. A row's random inputs are seeded by its position, so new rows go last. */
 runOpTable([
   ...elementwiseCases,
   ...matmulCases,
@@ -30,4 +31,8 @@ runOpTable([
   ...layoutCases,
   ...attentionCases,
   ...sampleCases,
+  reluAtZero,
+  maxAtTies,
+  maxPoolAtTies,
+  bilinearAtCentres,
 ]);

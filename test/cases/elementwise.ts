@@ -1,6 +1,6 @@
 import { ops } from '../../engine/index.js';
 import type { OpCase } from '../helpers/optest.js';
-import { binaryRef, unaryRef } from '../ref/elementwise.js';
+import { binaryRef, reluJvpRef, unaryRef } from '../ref/elementwise.js';
 import { map } from '../ref/ndarray.js';
 
 const positive = (rng: { uniforms(n: number, lo: number, hi: number): Float64Array }, n: number) => rng.uniforms(n, 0.2, 4);
@@ -11,6 +11,8 @@ const offKinks = (rng: { normals(n: number, s: number): Float64Array }, n: numbe
 const EDGE = [0, -0, 1, -1, 5.5, -5.5, 30, -30, 1e-3, -1e-3, 3, -3, 6, 80, -80, 0.5, 1e4, -1e4];
 const POSITIVE_EDGE = [1e-6, 1e-3, 0.5, 1, 2, 1e3, 1e6, 3e-7, 4, 9, 16, 100, 1e-4, 7, 0.1];
 const edge = (values: number[]) => ({ shape: [values.length], values });
+/** zeros of both signs among values on either side */
+const RELU_KINK = [0, 1.5, -0, -2, 0, 3e-8, -3e-8, 0, 7, -0, 0, -1e-3];
 
 const unaryCases: [keyof typeof ops & string, string, boolean][] = [
   ['relu', 'relu', false],
@@ -66,3 +68,20 @@ export const elementwiseCases: OpCase[] = [
     ref: ([a, b]) => binaryRef('add')(a!, b!),
   },
 ];
+
+/** relu's derivative convention at 0 (a table row of its own, see test/ops.test.ts). */
+export const reluAtZero: OpCase = {
+  name: "relu at its kink: relu'(0) = 0",
+  inputs: [{ shape: [3, 5, 7], init: offKinks }],
+  gpu: ([x]) => ops.relu(x!),
+  ref: ([x]) => unaryRef('relu')(x!),
+  conventions: [
+    {
+      what: "relu'(0) = 0 (also at -0)",
+      inputs: [edge(RELU_KINK)],
+      // distinct, both signs: a one-sided difference would pass +v or -v at 0
+      tangents: [[RELU_KINK.map((_, i) => (i % 2 ? -1 : 1) * (1 + i / 8))], [RELU_KINK.map((_, i) => (i % 3) - 1.25)]],
+      jvp: ([x], [v]) => reluJvpRef(x!, v!),
+    },
+  ],
+};

@@ -1,7 +1,7 @@
 import { ops } from '../../engine/index.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
 import type { Rng } from '../helpers/random.js';
-import { adaptiveAvgPoolRef, avgPoolRef, maxPoolRef, type PoolRefOptions } from '../ref/pooling.js';
+import { adaptiveAvgPoolRef, avgPoolRef, maxPoolJvpRef, maxPoolRef, type PoolRefOptions } from '../ref/pooling.js';
 
 /** Distinct values at least 0.01 apart in random order: no window holds a near-tie, so
  * central differences of max pooling see one smooth branch. */
@@ -80,3 +80,25 @@ export const poolingCases: OpCase[] = [
     ref: ([x]) => adaptiveAvgPoolRef(x!, out),
   })),
 ];
+
+const STEM: PoolRefOptions = { kernel: [3, 3], stride: [2, 2], padding: [1, 1] };
+const TIED = [1, 2, 7, 9];
+
+/** max pooling's derivative convention at ties (a table row of its own, see test/ops.test.ts). */
+export const maxPoolAtTies: OpCase = {
+  name: 'maxPool2d 3x3 s2 p1 at ties: the tangent of the first maximal tap',
+  inputs: [{ shape: TIED, init: distinct }],
+  gpu: ([x]) => ops.maxPool2d(x!, STEM),
+  ref: ([x]) => maxPoolRef(x!, STEM),
+  conventions: [
+    {
+      what: 'max-pool ties go to the first maximal tap in row-major order',
+      // four levels on anti-diagonals, so most windows tie across rows and columns (row-
+      // and column-major order disagree); overlapping windows share tied taps; the
+      // all-negative second plane keeps the -inf padding out
+      inputs: [{ shape: TIED, values: Array.from({ length: count(TIED) }, (_, i) => ((i * 3) % 4) - (i < count(TIED) / 2 ? 0 : 9)) }],
+      tangents: [0, 1].map((k) => [Array.from({ length: count(TIED) }, (_, i) => ((i * 37 + k * 11) % 127) - 63)]),
+      jvp: ([x], [v]) => maxPoolJvpRef(x!, v!, STEM),
+    },
+  ],
+};

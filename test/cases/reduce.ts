@@ -1,6 +1,7 @@
 import { ops } from '../../engine/index.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
-import { logSoftmaxRefAt, maxRef, meanRef, softmaxRefAt, sumRef } from '../ref/reduce.js';
+import type { ND } from '../ref/ndarray.js';
+import { logSoftmaxRefAt, maxJvpRef, maxRef, meanRef, softmaxRefAt, sumRef } from '../ref/reduce.js';
 
 type Axes = number | number[] | undefined;
 
@@ -117,3 +118,38 @@ export const reduceCases: OpCase[] = [
   },
   ...softmaxCases,
 ];
+
+/** Long rows full of ties (five levels), and optionally a higher level at flat indices
+ * `tops` scattered over a row, listed out of order. */
+const tiedRows = (shape: number[], tops: number[] = []): EdgeInput => {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = Array.from({ length: n }, (_, i) => ((i * 7) % 5) - 10);
+  for (const t of tops) values[t] = 3.5;
+  return { shape, values };
+};
+/** A tangent distinct per element, both signs, so the first tie's entry is none of the others'. */
+const distinctTangent = (shape: number[], phase: number): number[][] => [
+  Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i + phase) * (1 + i / 1e4)),
+];
+const maxTies = (input: EdgeInput) => ({
+  what: 'max ties go to the first maximal element',
+  inputs: [input],
+  tangents: [distinctTangent(input.shape, 0), distinctTangent(input.shape, 1.3)],
+  jvp: ([x]: ND[], [v]: (ND | null)[]) => maxJvpRef(x!, v!, 1),
+});
+
+/** max's derivative convention at ties (a table row of its own, see test/ops.test.ts). */
+export const maxAtTies: OpCase = {
+  name: 'max axis 1 at ties: the tangent of the first maximal element',
+  inputs: [{ shape: [2, 1000] }],
+  gpu: ([x]) => ops.max(x!, 1),
+  ref: ([x]) => maxRef(x!, 1),
+  conventions: [
+    maxTies(tieEdges[0]![0]!),
+    maxTies(tieEdges[1]![0]!),
+    // long rows split over threads; strided rows (inner 3)
+    maxTies(tiedRows([2, 1000], [1990, 1400, 1003, 1402, 997, 640])),
+    maxTies(tiedRows([1, 9000], [8999, 5000, 3001, 7000, 3002])),
+    maxTies(tiedRows([2, 37, 3])),
+  ],
+};

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { Tensor, tidy, dual, type Dual, type Operand } from '../../engine/index.js';
 import { Rng } from './random.js';
 import { nd, axpy, type ND } from '../ref/ndarray.js';
-import { FORWARD, JVP_VS_FD, expectClose, type Tolerance } from './compare.js';
+import { FORWARD, JVP_VS_FD, expectClose, violation, type Tolerance } from './compare.js';
 
 export interface InputSpec {
   shape: number[];
@@ -17,6 +17,18 @@ export interface EdgeInput {
   values: number[];
 }
 
+/** A derivative convention at a kink, where no finite difference decides: exact inputs
+ * on the kink, K tangent directions, and the convention's JVP in float64 (test/ref). */
+export interface Convention {
+  /** the convention in words, for failure messages */
+  what: string;
+  inputs: EdgeInput[];
+  /** K directions, each one value array per non-constant input in input order */
+  tangents: number[][][];
+  /** the JVP under the convention; `vs` holds null for constant inputs */
+  jvp: (xs: ND[], vs: (ND | null)[]) => ND;
+}
+
 /** One row of the op table: a GPU op and its float64 reference. */
 export interface OpCase {
   name: string;
@@ -25,6 +37,8 @@ export interface OpCase {
   ref: (xs: ND[]) => ND;
   /** extra input sets with edge values (0, negatives, large, ties) checked on the forward */
   edges?: EdgeInput[][];
+  /** derivative conventions at kinks, checked on the JVP */
+  conventions?: Convention[];
   forward?: Tolerance;
   jvp?: Tolerance;
   /** finite-difference step (float64 reference) */
@@ -108,6 +122,35 @@ export function runOpTable(cases: OpCase[]): void {
             const want = c.ref(xs);
             const got = await runGpu(c, xs, null);
             expectClose(got.primal, want.data, forwardTol, `${c.name} edge set ${e}`);
+          }
+        });
+      }
+
+      if (c.conventions) {
+        it('JVP at kinks follows the stated convention, which no finite difference gives there', async () => {
+          for (const conv of c.conventions!) {
+            const xs = conv.inputs.map((v) => nd(v.shape, v.values.map(Math.fround)));
+            const vs = conv.tangents.map((dir) => {
+              let next = 0;
+              return xs.map((x, i) => (c.inputs[i]!.constant ? null : nd(x.shape, dir[next++]!.map(Math.fround))));
+            });
+            const got = await runGpu(c, xs, vs.map((v) => v.map((t, i) => t ?? nd(xs[i]!.shape))));
+            // the inputs sit on the kink: one-sided differences of the reference along +v
+            // and -v, and central ones, each disagree with the convention somewhere, so the
+            // set pins the convention rather than a side
+            const h = c.h ?? 1e-4;
+            const base = c.ref(xs);
+            const step = (w: (ND | null)[], s: number) =>
+              c.ref(xs.map((x, i) => (w[i] ? axpy(x, s * h, w[i]!) : x))).data.map((p, j) => (s * (p - base.data[j]!)) / h);
+            const unlike = { forward: false, backward: false, central: false };
+            for (const [k, v] of vs.entries()) {
+              const want = conv.jvp(xs, v);
+              expectClose(got.tangents[k]!, want.data, forwardTol, `${c.name}: ${conv.what}, direction ${k}`);
+              unlike.forward ||= violation(step(v, 1), want.data, jvpTol).ratio > 1;
+              unlike.backward ||= violation(step(v, -1), want.data, jvpTol).ratio > 1;
+              unlike.central ||= violation(finiteDifference(c, xs, v, h).data, want.data, jvpTol).ratio > 1;
+            }
+            expect(unlike, `${c.name}: a one-sided or central difference already agrees with "${conv.what}" on these inputs`).toEqual({ forward: true, backward: true, central: true });
           }
         });
       }

@@ -60,3 +60,6 @@ export const BINARY_REF: Record<string, (a: number, b: number) => number> = {
 
 export const unaryRef = (op: string) => (x: ND): ND => map(x, UNARY_REF[op]!);
 export const binaryRef = (op: string) => (a: ND, b: ND): ND => zip(a, b, BINARY_REF[op]!);
+
+/** relu's JVP with relu'(0) = 0: the tangent passes only where x > 0 (so not at 0 or -0). */
+export const reluJvpRef = (x: ND, v: ND): ND => zip(x, v, (a, t) => (a > 0 ? t : 0));

@@ -54,6 +54,34 @@ export function maxPoolRef(x: ND, o: PoolRefOptions): ND {
   return out;
 }
 
+/** max pooling's JVP with ties to the first maximal tap: of the window's input pixels
+ * equal to its maximum, the tangent at the one first in row-major order. */
+export function maxPoolJvpRef(x: ND, v: ND, o: PoolRefOptions): ND {
+  const m = maxPoolRef(x, o);
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [, , oh, ow] = m.shape as [number, number, number, number];
+  const { k, s, p, d } = resolve(o);
+  const out = nd(m.shape);
+  let q = 0;
+  for (let b = 0; b < n * c; b++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        const taps: number[] = [];
+        for (let a = 0; a < k[0]; a++) {
+          for (let e = 0; e < k[1]; e++) {
+            const y = i * s[0] - p[0] + a * d[0];
+            const z = j * s[1] - p[1] + e * d[1];
+            if (y >= 0 && y < h && z >= 0 && z < w) taps.push((b * h + y) * w + z);
+          }
+        }
+        const first = Math.min(...taps.filter((t) => x.data[t] === m.data[q]));
+        out.data[q++] = v.data[first]!;
+      }
+    }
+  }
+  return out;
+}
+
 /** Mean over each window; the window may not pass the padded border (ceil mode), and the
  * divisor counts zero padding unless countIncludePad is false. */
 export function avgPoolRef(x: ND, o: PoolRefOptions): ND {

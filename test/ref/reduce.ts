@@ -61,3 +61,23 @@ function softmaxRef(x: ND, axis: number, log: boolean): ND {
 
 export const softmaxRefAt = (x: ND, axis = -1) => softmaxRef(x, axis, false);
 export const logSoftmaxRefAt = (x: ND, axis = -1) => softmaxRef(x, axis, true);
+
+/** max's JVP with ties to the first maximal element in row-major order: the tangent at
+ * the smallest flat index holding the maximum of its output slot. */
+export function maxJvpRef(x: ND, v: ND, axes?: number | number[], keepDims = false): ND {
+  const m = maxRef(x, axes, keepDims);
+  const red = axesOf(axes, x.shape.length);
+  const keptShape = x.shape.filter((_, i) => !red.includes(i));
+  const out = nd(m.shape);
+  const found = new Uint8Array(m.data.length);
+  for (let i = 0; i < x.data.length; i++) {
+    const kept = unravel(i, x.shape).filter((_, d) => !red.includes(d));
+    let o = 0;
+    for (let d = 0; d < kept.length; d++) o = o * keptShape[d]! + kept[d]!;
+    if (!found[o] && x.data[i] === m.data[o]) {
+      out.data[o] = v.data[i]!;
+      found[o] = 1;
+    }
+  }
+  return out;
+}

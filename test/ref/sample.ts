@@ -51,3 +51,34 @@ export function gridSampleRef(x: ND, grid: ND, interp: 'bilinear' | 'bicubic'): 
   }
   return out;
 }
+
+/** Bilinear sampling's JVP at pixel centres (SPEC 5.1): at integer (u, v) = (q, r) the
+ * value is x[r, q], and the grid tangent (du, dv) enters through the right / bottom
+ * neighbour, reflected at the far edge (q + 1 = W reads W - 2):
+ * d out = tx[r, q] + du (x[r, q+1] - x[r, q]) + dv (x[r+1, q] - x[r, q]).
+ * `tx` / `tg` are null where the image / grid carries no tangent. */
+export function bilinearCentreJvpRef(x: ND, grid: ND, tx: ND | null, tg: ND | null): ND {
+  const [B, C, H, W] = x.shape as [number, number, number, number];
+  const [GB, Ho, Wo] = grid.shape as [number, number, number];
+  const out = nd([B, C, Ho, Wo]);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < Ho; i++) {
+      for (let j = 0; j < Wo; j++) {
+        const g = (((GB === 1 ? 0 : b) * Ho + i) * Wo + j) * 2;
+        const q = grid.data[g]!;
+        const r = grid.data[g + 1]!;
+        if (!Number.isInteger(q) || !Number.isInteger(r) || q < 0 || q >= W || r < 0 || r >= H) {
+          throw new Error(`bilinearCentreJvpRef: (${q}, ${r}) is not a pixel centre`);
+        }
+        for (let c = 0; c < C; c++) {
+          const plane = (b * C + c) * H * W;
+          const at = (rr: number, qq: number) => x.data[plane + reflectIndex(rr, H) * W + reflectIndex(qq, W)]!;
+          let t = tx ? tx.data[plane + r * W + q]! : 0;
+          if (tg) t += tg.data[g]! * (at(r, q + 1) - at(r, q)) + tg.data[g + 1]! * (at(r + 1, q) - at(r, q));
+          out.data[((b * C + c) * Ho + i) * Wo + j] = t;
+        }
+      }
+    }
+  }
+  return out;
+}
