@@ -71,7 +71,10 @@ async function openDevice(): Promise<GpuHandle> {
   else if (isNode()) adapter = await nodeAdapter();
   if (!adapter) throw new LeeError(NO_ADAPTER_HELP);
   const l = adapter.limits;
+  // timestamps only for `lee bench --profile`; requesting the feature costs nothing
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
   const device = await adapter.requestDevice({
+    requiredFeatures,
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,

@@ -1,6 +1,7 @@
 import { gpuHandle, releaseDevice } from './device.js';
 import { LeeError } from './errors.js';
 import { BufferPool } from './pool.js';
+import { Profiler, type DispatchTime } from './profile.js';
 
 /** One compute dispatch. Bindings are numbered in order: inputs (read-only storage),
  * outputs (read-write storage), then the uniform block if any. */
@@ -26,6 +27,7 @@ export class Runtime {
   private pending = 0;
   private firstError: string | null = null;
   private lostMessage: string | null = null;
+  private profiler: Profiler | null = null;
   readonly lost: Promise<never>;
   dispatches = 0;
 
@@ -85,7 +87,12 @@ export class Runtime {
     const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
     if (call.uniform) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer(call.uniform) } });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    if (!this.pass) {
+    if (this.profiler) {
+      if (this.profiler.full) this.flush();
+      this.endPass();
+      this.encoder ??= this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass({ timestampWrites: this.profiler.writes(call.key) });
+    } else if (!this.pass) {
       this.encoder ??= this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
     }
@@ -93,6 +100,7 @@ export class Runtime {
     this.pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = call.workgroups;
     if (x > 0 && y > 0 && z > 0) this.pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
     this.dispatches++;
     if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
   }
@@ -114,10 +122,33 @@ export class Runtime {
   flush(): void {
     this.endPass();
     if (this.encoder) {
+      const submitted = this.profiler?.resolve(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
+      submitted?.();
       this.encoder = null;
       this.pending = 0;
     }
+  }
+
+  get canProfile(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /** Time every dispatch until `stopProfile` (needs the adapter's timestamp-query). */
+  startProfile(): void {
+    if (!this.canProfile) throw new LeeError('this adapter has no timestamp-query feature: no GPU-side profile');
+    if (this.profiler) throw new Error('a profile is already open');
+    this.flush();
+    this.profiler = new Profiler(this.device);
+  }
+
+  /** Per-dispatch GPU times since `startProfile`, in dispatch order. */
+  async stopProfile(): Promise<DispatchTime[]> {
+    const p = this.profiler;
+    if (!p) throw new Error('no profile is open');
+    this.flush();
+    this.profiler = null;
+    return p.times();
   }
 
   /** Upload host data. Pending dispatches are submitted first: queue writes are ordered

@@ -2,6 +2,7 @@ import { Tensor, tidy } from '../engine/tensor.js';
 import { dual } from '../engine/dual.js';
 import { runtime } from '../engine/runtime.js';
 import { medianMs } from '../engine/bench.js';
+import { profileByFamily, summariseProfile, type KernelProfileRow } from '../engine/profile.js';
 import { Rng } from '../engine/random.js';
 import { GENERATORS } from './transforms.js';
 import { lieDerivatives, type Classifier } from './lie.js';
@@ -48,6 +49,41 @@ export async function benchLayerwise(model: Module, size: number, batch: number)
     const t0 = globalThis.performance.now();
     const r = await layerwise(model, x, { transform: 'translate_x', onPass: (_, total) => (passes = total) });
     return { layerwise_ms: globalThis.performance.now() - t0, layers: r.layers.length, passes };
+  } finally {
+    x.dispose();
+  }
+}
+
+export interface PassProfile {
+  /** GPU time summed over the pass's dispatches */
+  gpu_ms: number;
+  dispatches: number;
+  families: KernelProfileRow[];
+  variants: KernelProfileRow[];
+}
+
+/** Per-dispatch GPU times (timestamp queries) of one forward and of the ten-generator
+ * Lie derivative pass, summed per op family and per kernel variant (after a warm-up,
+ * so pipeline compilation is not in them). */
+export async function profileModel(model: Classifier, size: number, batch: number): Promise<{ forward: PassProfile; lie10: PassProfile }> {
+  const rt = runtime();
+  const x = Tensor.fromData(Float32Array.from(new Rng(1).normals(batch * 3 * size * size)), [batch, 3, size, size]);
+  const passes = {
+    forward: () => tidy(() => void model.forward(dual(x))),
+    lie10: () => tidy(() => void lieDerivatives(model, x, { transforms: GENERATORS })),
+  };
+  try {
+    const out: Partial<Record<keyof typeof passes, PassProfile>> = {};
+    for (const [name, run] of Object.entries(passes) as [keyof typeof passes, () => void][]) {
+      run();
+      await rt.sync();
+      rt.startProfile();
+      run();
+      const times = await rt.stopProfile();
+      const variants = summariseProfile(times);
+      out[name] = { gpu_ms: times.reduce((a, t) => a + t.ns, 0) / 1e6, dispatches: times.length, families: profileByFamily(variants), variants };
+    }
+    return out as { forward: PassProfile; lie10: PassProfile };
   } finally {
     x.dispose();
   }

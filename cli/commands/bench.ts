@@ -1,13 +1,14 @@
 import { benchKernels } from '../../engine/bench.js';
 import { describeAdapter } from '../../engine/device.js';
 import { init } from '../../engine/runtime.js';
-import { benchLayerwise, benchModel } from '../../lee/bench.js';
+import { benchLayerwise, benchModel, profileModel, type PassProfile } from '../../lee/bench.js';
 import { disposeWeights } from '../../models/module.js';
+import { LeeError } from '../../engine/errors.js';
 import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseFlags } from '../args.js';
 import { loadModel, planModel } from '../inputs.js';
 
-export const benchHelp = `lee bench [--model NAME [--size S] [--batch N] [--layerwise]] [--repeats N] [--json FILE]
+export const benchHelp = `lee bench [--model NAME [--size S] [--batch N] [--layerwise] [--profile]] [--repeats N] [--json FILE]
 
 Measure on this adapter: a peak f32 FLOP/s (independent FMA chains), the GEMM at
 1024^3 and ResNet-50-shaped convolutions, each as GFLOP/s and share of the peak; with
@@ -15,7 +16,9 @@ Measure on this adapter: a peak f32 FLOP/s (independent FMA chains), the GEMM at
 lie10_ms, ratio, images_per_s) on seeded random weights at S px (default 224), batch N
 (default 1). Times are medians of N runs (default 5; 3 for a model) after a warm-up.
 With --layerwise, also one layerwise attribution run (translate_x) timed once, as
-layerwise_ms and its ratio to forward_ms.
+layerwise_ms and its ratio to forward_ms. With --profile, every dispatch of one forward
+and of the ten-generator pass is timed on the GPU (timestamp queries) and summed per
+op family and kernel variant (table on stdout, all rows in the JSON).
 Absolute numbers only mean something for the adapter printed with them.`;
 
 export async function bench(argv: string[]): Promise<void> {
@@ -29,10 +32,12 @@ export async function bench(argv: string[]): Promise<void> {
       json: { type: 'string' },
       heads: { type: 'string' },
       layerwise: { type: 'boolean' },
+      profile: { type: 'boolean' },
     },
     'bench',
   );
   const repeats = intFlag(flags.repeats, 'repeats', 5);
+  if ((flags.profile || flags.layerwise) && !flags.model) throw new LeeError(`--${flags.profile ? 'profile' : 'layerwise'} needs --model`);
   const size = intFlag(flags.size, 'size', 224, 2);
   const batch = intFlag(flags.batch, 'batch', 1);
   const heads = flags.heads === undefined ? undefined : intFlag(flags.heads, 'heads', 1);
@@ -61,7 +66,22 @@ export async function bench(argv: string[]): Promise<void> {
       model = { ...model, ...l, layerwise_ratio: ratio };
       console.log(`layerwise (translate_x, ${l.layers} layers, ${l.passes} passes): ${l.layerwise_ms.toFixed(1)} ms, ${ratio.toFixed(1)} forward passes`);
     }
+    if (flags.profile) {
+      if (!rt.canProfile) throw new LeeError('--profile: this adapter has no timestamp-query feature');
+      const p = await profileModel(loaded.model, size, batch);
+      model = { ...model, profile: p };
+      printProfile('forward', p.forward);
+      printProfile('ten Lie derivatives', p.lie10);
+    }
     disposeWeights(loaded.model);
   }
   if (flags.json) await writeOutput(flags.json, JSON.stringify({ adapter, ...model, kernels }, null, 2));
+}
+
+function printProfile(title: string, p: PassProfile): void {
+  console.log(`\nprofile, ${title}: ${p.gpu_ms.toFixed(1)} ms GPU time in ${p.dispatches} dispatches`);
+  console.log(`  ${'family'.padEnd(14)} ${'dispatches'.padStart(10)} ${'ms'.padStart(10)} ${'share'.padStart(7)}`);
+  for (const f of p.families) console.log(`  ${f.family.padEnd(14)} ${String(f.dispatches).padStart(10)} ${f.ms.toFixed(1).padStart(10)} ${(100 * f.share).toFixed(1).padStart(6)}%`);
+  console.log(`  top kernel variants:`);
+  for (const v of p.variants.slice(0, 8)) console.log(`  ${v.variant.padEnd(48)} ${String(v.dispatches).padStart(5)} ${v.ms.toFixed(1).padStart(10)} ${(100 * v.share).toFixed(1).padStart(6)}%`);
 }
