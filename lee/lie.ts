@@ -2,7 +2,7 @@ import { Tensor, tidy } from '../engine/tensor.js';
 import { dual, type Dual } from '../engine/dual.js';
 import * as ops from '../engine/ops/index.js';
 import type { Interp } from '../engine/ops/sample.js';
-import { identityGrid, velocityTensor, type Generator, type SpatialGenerator } from './transforms.js';
+import { identityGrid, tangentBasis, velocityTensor, type Generator, type SpatialGenerator } from './transforms.js';
 
 /** A classifier: images [B, 3, H, W] (already normalised) to logits [B, classes]. */
 export interface Classifier {
@@ -39,17 +39,22 @@ export interface LieResult {
 }
 
 /** All requested generators' Lie derivatives of the softmax output in ONE forward-mode
- * pass (one tangent each). The caller owns (disposes) the returned tensors. */
+ * pass. L_G is linear in G, so only a basis of the requested generators' span goes
+ * through the network (seven tangents for all ten) and the rest are combined from it
+ * at the output (`tangentBasis`). The caller owns (disposes) the returned tensors. */
 export function lieDerivatives(model: Classifier, images: Tensor, opts: { transforms: readonly Generator[]; interp?: Interp }): LieResult {
+  const { basis, combos } = tangentBasis(opts.transforms);
   return tidy(() => {
-    const t = imageTangents(images, opts.transforms, opts.interp);
+    const t = imageTangents(images, basis, opts.interp);
     const logits = model.forward(dual(images, t));
     const probs = ops.softmax(logits, -1);
+    const rows = probs.primal.shape;
+    const slot = (k: number) => ops.slice(probs.tangents!, [k], [k + 1]).primal.reshape(rows);
     const lie = new Map<Generator, Tensor>();
-    opts.transforms.forEach((g, k) => {
-      const s = ops.slice(probs.tangents!, [k], [k + 1]).primal;
-      lie.set(g, s.reshape(s.shape.slice(1)));
-    });
+    for (const g of opts.transforms) {
+      const terms = combos.get(g)!.map(([k, c]) => (c === 1 ? slot(k) : ops.scale(slot(k), c).primal));
+      lie.set(g, terms.reduce((a, b) => ops.add(a, b).primal));
+    }
     return { logits: logits.primal, probs: probs.primal, lie };
   });
 }

@@ -94,3 +94,63 @@ export function velocityTensor(gens: readonly SpatialGenerator[], h: number, w: 
   gens.forEach((g, k) => data.set(velocityField(g, h, w), k * h * w * 2));
   return Tensor.fromData(data, [gens.length, 1, h, w, 2]);
 }
+
+/** The tangents to push through a network for `gens`, and each generator as a
+ * combination of them. G x = vx dx + vy dy with (vx, vy) linear in G (for bilinear and
+ * bicubic alike: both derivatives at pixel centres are linear in the velocity), and a
+ * JVP is linear in its tangent, so L_G is linear in G: the nine affine generators span
+ * only six directions (rotate = shear_x - shear_y, scale = -(stretch_x + stretch_y),
+ * hyperbolic_rotate = shear_x + shear_y). The basis is taken from the requested
+ * generators, the elementary ones (one matrix entry each) first, so a generator in it
+ * is computed directly and the others are sums and differences of the elementary ones;
+ * saturate is its own direction. */
+const ELEMENTARY: ReadonlySet<Generator> = new Set(['translate_x', 'translate_y', 'shear_x', 'shear_y', 'stretch_x', 'stretch_y', 'saturate']);
+
+export function tangentBasis(gens: readonly Generator[]): { basis: Generator[]; combos: Map<Generator, [number, number][]> } {
+  const basis: Generator[] = [];
+  // the spatial members of the basis: their index in `basis` and their matrix
+  const spatial: { index: number; v: number[] }[] = [];
+  const combos = new Map<Generator, [number, number][]>();
+  const order = [...new Set(gens)].sort((a, b) => +!ELEMENTARY.has(a) - +!ELEMENTARY.has(b));
+  for (const g of order) {
+    const coeffs = g === 'saturate' ? null : solveInSpan(spatial.map((s) => s.v), [...GENERATOR_MATRIX[g]]);
+    if (coeffs) {
+      combos.set(g, coeffs.flatMap((c, i): [number, number][] => (c === 0 ? [] : [[spatial[i]!.index, c]])));
+      continue;
+    }
+    combos.set(g, [[basis.length, 1]]);
+    if (g !== 'saturate') spatial.push({ index: basis.length, v: [...GENERATOR_MATRIX[g]] });
+    basis.push(g);
+  }
+  return { basis, combos };
+}
+
+/** Coefficients c with sum_i c_i v_i = target, or null if
+ * target is outside their span. The generators' entries are small integers, so the
+ * elimination is exact in doubles and the coefficients are exact. */
+function solveInSpan(cols: readonly number[][], target: number[]): number[] | null {
+  const n = cols.length;
+  if (n === 0) return target.every((t) => t === 0) ? [] : null;
+  // augmented 6 x (n + 1) system, Gauss-Jordan with partial pivoting
+  const rows = target.map((t, r) => [...cols.map((v) => v[r]!), t]);
+  const pivots: number[] = [];
+  let r = 0;
+  for (let c = 0; c < n && r < rows.length; c++) {
+    let p = r;
+    for (let i = r + 1; i < rows.length; i++) if (Math.abs(rows[i]![c]!) > Math.abs(rows[p]![c]!)) p = i;
+    if (rows[p]![c] === 0) continue;
+    [rows[r], rows[p]] = [rows[p]!, rows[r]!];
+    const pr = rows[r]!;
+    for (let i = 0; i < rows.length; i++) {
+      if (i === r || rows[i]![c] === 0) continue;
+      const f = rows[i]![c]! / pr[c]!;
+      rows[i] = rows[i]!.map((v, j) => v - f * pr[j]!);
+    }
+    pivots.push(c);
+    r++;
+  }
+  if (rows.slice(r).some((row) => Math.abs(row[n]!) > 1e-12)) return null;
+  const coeffs = new Array<number>(n).fill(0);
+  pivots.forEach((c, i) => (coeffs[c] = rows[i]![n]! / rows[i]![c]!));
+  return coeffs;
+}

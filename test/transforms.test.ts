@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { init, shutdown, Tensor, tidy, dual, ops } from '../engine/index.js';
-import { GENERATORS, GENERATOR_MATRIX, identityGrid, parseGenerators, type SpatialGenerator } from '../lee/transforms.js';
+import { GENERATORS, GENERATOR_MATRIX, identityGrid, parseGenerators, tangentBasis, type Generator, type SpatialGenerator } from '../lee/transforms.js';
 import { imageTangents } from '../lee/lie.js';
 import { Rng } from './helpers/random.js';
 import { expectClose } from './helpers/compare.js';
@@ -119,5 +119,37 @@ describe('transforms', () => {
     // identity resampling passes the image tangent through unchanged
     expect(Array.from(await y.tangents!.read())).toEqual(Array.from(await tx.read()));
     for (const t of [x, tx, grid, y.primal, y.tangents!]) t.dispose();
+  });
+});
+
+describe('tangent basis (L_G is linear in G)', () => {
+  /** sum_k c_k G_{basis k}, the 2x3 matrix a combination stands for */
+  const combine = (basis: Generator[], terms: [number, number][]) =>
+    terms.reduce((acc, [k, c]) => acc.map((v, i) => v + c * GENERATOR_MATRIX[basis[k] as SpatialGenerator][i]!), [0, 0, 0, 0, 0, 0]);
+
+  it('all ten generators need seven tangents, and every combination is exactly its generator', () => {
+    const { basis, combos } = tangentBasis(GENERATORS);
+    expect(basis).toEqual(['translate_x', 'translate_y', 'shear_x', 'shear_y', 'stretch_x', 'stretch_y', 'saturate']);
+    for (const g of GENERATORS) {
+      const terms = combos.get(g)!;
+      if (basis.includes(g)) expect(terms).toEqual([[basis.indexOf(g), 1]]);
+      if (g === 'saturate') continue;
+      expect(terms.every(([k]) => basis[k] !== 'saturate')).toBe(true);
+      expect(combine(basis, terms)).toEqual([...GENERATOR_MATRIX[g]]);
+    }
+    // the relations of the issue: rotate = shear_x - shear_y and so on, whatever the basis
+    const other = tangentBasis(['rotate', 'shear_x', 'scale', 'shear_y', 'stretch_x', 'hyperbolic_rotate', 'stretch_y']);
+    expect(other.basis).toEqual(['shear_x', 'shear_y', 'stretch_x', 'stretch_y']);
+    expect(other.combos.get('rotate')).toEqual([[0, 1], [1, -1]]);
+    expect(other.combos.get('scale')).toEqual([[2, -1], [3, -1]]);
+    expect(other.combos.get('hyperbolic_rotate')).toEqual([[0, 1], [1, 1]]);
+  });
+
+  it('independent generators are computed directly', () => {
+    for (const gens of [['rotate'], ['scale', 'saturate'], ['translate_x', 'shear_y', 'rotate']] as Generator[][]) {
+      const { basis, combos } = tangentBasis(gens);
+      expect([...basis].sort()).toEqual([...gens].sort());
+      for (const g of gens) expect(combos.get(g)).toEqual([[basis.indexOf(g), 1]]);
+    }
   });
 });
