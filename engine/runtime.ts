@@ -2,6 +2,7 @@ import { gpuHandle, releaseDevice } from './device.js';
 import { LeeError } from './errors.js';
 import { BufferPool } from './pool.js';
 import { Profiler, type DispatchTime } from './profile.js';
+import { adapterProfile, type AdapterProfile } from './adapter.js';
 
 /** One compute dispatch. Bindings are numbered in order: inputs (read-only storage),
  * outputs (read-write storage), then the uniform block if any. */
@@ -20,6 +21,8 @@ const MAX_CACHED_UNIFORMS = 8192;
 
 export class Runtime {
   readonly pool: BufferPool;
+  /** the adapter facts every kernel choice uses */
+  readonly profile: AdapterProfile;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly uniforms = new Map<string, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
@@ -36,6 +39,7 @@ export class Runtime {
     readonly adapter: GPUAdapter,
   ) {
     this.pool = new BufferPool(device);
+    this.profile = adapterProfile(adapter);
     this.lost = device.lost.then((info) => {
       this.lostMessage = `GPU device lost (${info.reason}): ${info.message}`;
       throw new LeeError(this.lostMessage);

@@ -220,19 +220,8 @@ function depthwiseConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bia
  * shape: there shared memory is plain memory, each barrier switches coroutines, and the
  * staged kernels measured 3-10x slower (depthwise included). */
 function preferDirect(): boolean {
-  const adapter = runtime().adapter;
-  let cpu = cpuAdapters.get(adapter);
-  if (cpu === undefined) {
-    // browsers without adapter.info are taken for GPUs
-    const i: Partial<GPUAdapterInfo> = adapter.info ?? {};
-    const names = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`;
-    cpu = i.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe/i.test(names);
-    cpuAdapters.set(adapter, cpu);
-  }
-  return cpu;
+  return runtime().profile.software;
 }
-
-const cpuAdapters = new WeakMap<GPUAdapter, boolean>();
 
 function isPointwise(p: Conv2dParams, s: ConvShape): boolean {
   return s.kh === 1 && s.kw === 1 && p.groups === 1 && p.stride.every((v) => v === 1) && p.padding.every((v) => v === 0);

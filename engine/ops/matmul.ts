@@ -33,22 +33,8 @@ export const GEMM_TILINGS = {
 /** Workgroups of 128 x 128 from which a GPU is busy enough for the large tiling. */
 const LARGE_TILES_FROM = 256;
 
-const softwareAdapters = new WeakMap<GPUAdapter, boolean>();
-
-function onCpuDriver(): boolean {
-  const adapter = runtime().adapter;
-  let cpu = softwareAdapters.get(adapter);
-  if (cpu === undefined) {
-    // older browsers lack adapter.info: treat them as GPUs
-    const i: Partial<GPUAdapterInfo> = adapter.info ?? {};
-    cpu = /swiftshader|llvmpipe|lavapipe/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
-    softwareAdapters.set(adapter, cpu);
-  }
-  return cpu;
-}
-
 function tilingFor(p: Plan): GemmTiling {
-  if (onCpuDriver()) return GEMM_TILINGS.cpu;
+  if (runtime().profile.software) return GEMM_TILINGS.cpu;
   const large = Math.ceil(p.m / 128) * Math.ceil(p.n / 128) * numel(p.dims);
   return large >= LARGE_TILES_FROM ? GEMM_TILINGS.gpuLarge : GEMM_TILINGS.gpuSmall;
 }

@@ -21,27 +21,14 @@ export interface ReduceParams {
   logSoftmax: { axis: number };
 }
 
-const software = new WeakMap<GPUAdapter, boolean>();
-
-/** CPU implementations of WebGPU (SwiftShader, llvmpipe) run a workgroup on one core,
- * and a shader with barriers there runs each invocation as a coroutine: on SwiftShader
- * a [591, 197] row sum took 5 ms with one thread per row and 48 ms split over 8. */
-function softwareAdapter(): boolean {
-  const { adapter } = runtime();
-  let s = software.get(adapter);
-  if (s === undefined) {
-    const i = adapter.info;
-    s = /swiftshader|llvmpipe|lavapipe/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
-    software.set(adapter, s);
-  }
-  return s;
-}
-
 /** How to split `rows` rows of length `r`: `tpr` threads per row, `wg` threads per
  * workgroup. Rows are split (halving each thread's share, down to `minShare`) only while
  * the whole reduction has fewer than `target` threads: a GPU needs thousands of threads
- * busy, a CPU adapter about one workgroup's worth, as barriers cost it dearly. */
-export function rowSplit(rows: number, r: number, cpu = softwareAdapter()): { tpr: number; wg: number } {
+ * busy, a CPU adapter about one workgroup's worth, as barriers cost it dearly (CPU
+ * drivers run a workgroup on one core and a shader with barriers there runs each
+ * invocation as a coroutine: on SwiftShader a [591, 197] row sum took 5 ms with one
+ * thread per row and 48 ms split over 8). */
+export function rowSplit(rows: number, r: number, cpu = runtime().profile.software): { tpr: number; wg: number } {
   const [target, minShare] = cpu ? [256, 64] : [16384, 8];
   let tpr = 1;
   while (tpr < 256 && rows * tpr * 2 <= target && tpr * 2 * minShare <= r) tpr *= 2;
