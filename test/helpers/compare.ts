@@ -48,3 +48,23 @@ export function relL2(got: ArrayLike<number>, want: ArrayLike<number>): number {
   }
   return Math.sqrt(num / Math.max(den, 1e-300));
 }
+
+/** max |g - r| against the bound rel max|r| + abs (SPEC 7's model check is rel = 1e-4,
+ * abs = 1e-5): every element at once, so one wrong class cannot hide in an L2 norm.
+ * `ratio` <= 1 passes; NaN on either side alone fails. */
+export function maxAbsError(got: ArrayLike<number>, want: ArrayLike<number>, rel: number, abs: number): { diff: number; bound: number; ratio: number; at: number } {
+  let scale = 0;
+  let diff = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]!));
+    const d = Math.abs(got[i]! - want[i]!);
+    if (!(d <= diff)) {
+      diff = Number.isNaN(d) ? Infinity : d;
+      at = i;
+      if (diff === Infinity) break;
+    }
+  }
+  const bound = rel * scale + abs;
+  return { diff, bound, ratio: diff / bound, at };
+}

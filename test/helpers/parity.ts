@@ -7,7 +7,7 @@ import { createModel, modelSpec } from '../../models/registry.js';
 import { disposeWeights, loadWeights, nameModules, namedModules, namedParams, type Module } from '../../models/module.js';
 import { randomWeights } from '../../models/init.js';
 import { Rng } from './random.js';
-import { relL2 } from './compare.js';
+import { maxAbsError, relL2 } from './compare.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
 
@@ -37,19 +37,17 @@ export async function fixtureModel(name: string): Promise<{ model: Module; image
   return { model, images: Tensor.fromData(input.data, input.shape), fixture };
 }
 
-/** max |got - want| <= 1e-4 max|want| + 1e-5 (SPEC 7) */
-export function expectLogitsClose(got: Float32Array, want: Float32Array, label: string): void {
-  let maxAbs = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < want.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(want[i]!));
-    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-  }
+/** max |got - want| <= 1e-4 max|want| + abs, element by element: SPEC 7's logit bound
+ * (abs = 1e-5), also used for JVPs of the logits (abs = 1e-6). */
+export function expectLogitsClose(got: Float32Array, want: Float32Array, label: string, abs = 1e-5): void {
   expect(got.length, `${label} length`).toBe(want.length);
-  expect(maxDiff, `${label}: max |diff| ${maxDiff} vs bound`).toBeLessThanOrEqual(1e-4 * maxAbs + 1e-5);
+  const { diff, bound, at } = maxAbsError(got, want, 1e-4, abs);
+  expect(diff, `${label}: max |diff| ${diff} at ${at} (got ${got[at]}, want ${want[at]}) vs bound ${bound}`).toBeLessThanOrEqual(bound);
 }
 
-/** Logits and the JVP along the fixture's input tangent against PyTorch (float64 reference). */
+/** Logits and the JVP along each of the fixture's input tangents against PyTorch (float64
+ * reference), both element by element: a relative L2 over the logits can hide one wrong
+ * class. */
 export function runParity(list: Fixture[]): void {
   beforeAll(async () => {
     await init();
@@ -65,14 +63,17 @@ export function runParity(list: Fixture[]): void {
         const model = createModel(f.arch, weights.tensors, f.weights, { numHeads: f.kwargs.num_heads });
         const input = io.get('input')!;
         const tangent = io.get('tangent')!;
+        const want = io.get('jvp_logits')!.data;
         const x = Tensor.fromData(input.data, input.shape);
         const t = Tensor.fromData(tangent.data, [1, ...tangent.shape]);
         const out = tidy(() => model.forward(dual(x, t)));
         const logits = await out.primal.read();
         const jvp = await out.tangents!.read();
         expectLogitsClose(logits, io.get('logits')!.data, `${f.name} logits`);
-        const err = relL2(jvp, io.get('jvp_logits')!.data);
-        expect(err, `${f.name} JVP relative L2`).toBeLessThanOrEqual(1e-3);
+        // one tangent (K = 1): its JVP is the whole [B, classes] block
+        expect(jvp.length, `${f.name} JVP length`).toBe(want.length);
+        expectLogitsClose(jvp, want, `${f.name} JVP`, 1e-6);
+        expect(relL2(jvp, want), `${f.name} JVP relative L2`).toBeLessThanOrEqual(1e-3);
         for (const v of [x, t, out.primal, out.tangents!]) v.dispose();
         disposeWeights(model);
       });
