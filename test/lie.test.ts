@@ -6,7 +6,7 @@ import { loadSafetensors, type HostTensor } from '../engine/safetensors.js';
 import type { Interp } from '../engine/ops/sample.js';
 import { disposeWeights, type Module } from '../models/module.js';
 import { lieDerivatives, type LieResult } from '../lee/lie.js';
-import { GENERATORS } from '../lee/transforms.js';
+import { GENERATORS, tangentBasis } from '../lee/transforms.js';
 import { fixtureModel } from './helpers/parity.js';
 import { maxAbsError, relL2 } from './helpers/compare.js';
 
@@ -99,12 +99,27 @@ describe('Lie derivatives against PyTorch forward-mode (SPEC 7)', () => {
 
   it('ten generators in one pass equal ten single-generator passes through a real model', async () => {
     const f = lieFixtures.find((l) => l.name === 'resnet18_mini')!;
-    const { model, images } = await load(f);
+    const { model, images, want } = await load(f);
     const all = lieDerivatives(model, images, { transforms: GENERATORS, interp: 'bilinear' });
+    const { basis } = tangentBasis(GENERATORS);
     for (const g of GENERATORS) {
       const one = lieDerivatives(model, images, { transforms: [g], interp: 'bilinear' });
-      const err = relL2(await one.lie.get(g)!.read(), await all.lie.get(g)!.read());
-      expect(err, g).toBeLessThanOrEqual(1e-6);
+      const direct = await one.lie.get(g)!.read();
+      const inPass = await all.lie.get(g)!.read();
+      const err = relL2(direct, inPass);
+      if (basis.includes(g)) {
+        // pushed through the network itself: the same arithmetic as a pass of its own
+        expect(err, g).toBeLessThanOrEqual(1e-6);
+      } else {
+        // combined from the basis (rotate = shear_x - shear_y, ...): two float32 passes
+        // that differ in rounding only. Each is itself 0.5e-6 to 1.6e-6 from the float64
+        // reference on this network (measured), so they agree to about twice that
+        // (2.6e-6 measured for hyperbolic_rotate); the combination must be no less
+        // accurate than the direct pass against float64.
+        expect(err, `${g} combined vs direct`).toBeLessThanOrEqual(5e-6);
+        const ref = want.get(`lie.bilinear.${g}`)!.data;
+        expect(relL2(inPass, ref), `${g} combined vs float64`).toBeLessThanOrEqual(Math.max(2 * relL2(direct, ref), 1e-6));
+      }
       expect(relL2(await one.probs.read(), await all.probs.read()), `${g} probs`).toBeLessThanOrEqual(1e-6);
       disposeResult(one);
     }
