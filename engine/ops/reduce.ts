@@ -11,6 +11,9 @@ import { reduceKernel, softmaxKernel, type ReduceOp } from '../../shaders/reduce
 export interface ReduceAxes {
   axes: number[];
   keepDims: boolean;
+  /** set on the tangents' call: axis 0 is the K directions, which must not change how a
+   * row is split over threads (so one direction sums in the same order as K of them) */
+  lifted?: boolean;
 }
 
 export interface ReduceParams {
@@ -91,7 +94,7 @@ function reduceDual(op: ReduceOp, p: ReduceAxes, x: Tensor, tx: Tensor | null): 
   const k = tx ? tx.shape[0]! : 0;
   const y = Tensor.empty(plan.outShape);
   const ty = tx ? Tensor.empty([k, ...plan.outShape]) : null;
-  const { tpr, wg } = rowSplit(plan.nOut, plan.r);
+  const { tpr, wg } = rowSplit(p.lifted ? plan.nOut / (x.shape[0] || 1) : plan.nOut, plan.r);
   const general = plan.red.length > 1 || plan.kept.length > 2;
   // the [outer, inner] kept groups of the simple view (unit groups where absent)
   const one: Group = { size: 1, stride: 0 };
@@ -135,7 +138,7 @@ function softmaxDual(log: boolean, axis: number, x: Tensor, tx: Tensor | null): 
 }
 
 /** The tangents' leading K axis joins the kept dims. */
-const liftAxes = (p: ReduceAxes): ReduceAxes => ({ axes: p.axes.map((a) => a + 1), keepDims: p.keepDims });
+const liftAxes = (p: ReduceAxes): ReduceAxes => ({ axes: p.axes.map((a) => a + 1), keepDims: p.keepDims, lifted: true });
 
 export const reducePrims: PrimitiveTable<ReduceParams> = {
   // d sum(x) = sum(dx)
