@@ -3,7 +3,8 @@ import { loadSafetensors } from '../engine/safetensors.js';
 import { nameModules } from '../models/module.js';
 import { modelSpec, parameterCount } from '../models/registry.js';
 import type { ConvNeXt } from '../models/convnext.js';
-import { FIXTURES, expectFullSizeForward, expectTimmTree, fixtures, runParity, type Fixture } from './helpers/parity.js';
+import { FIXTURES, expectTimmTree, fixtures, runParity, type Fixture } from './helpers/parity.js';
+import { expectFullSizeLogits } from './helpers/fullsize.js';
 
 /** The manifest also lists each fixture's leaf modules in timm's call order. */
 type WithLeaves = Fixture & { leaf_modules: { name: string; type: string }[] };
@@ -42,7 +43,7 @@ describe('ConvNeXt', () => {
     for (const [name, n] of Object.entries(counts)) expect(parameterCount(modelSpec(name).build()), name).toBe(n);
   });
 
-  it('convnext_tiny runs at 224 px with random weights', async () => {
-    await expectFullSizeForward('convnext_tiny', 11);
+  it('convnext_tiny at 224 px matches timm on seeded random weights', async () => {
+    await expectFullSizeLogits('convnext_tiny');
   });
 });

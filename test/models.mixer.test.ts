@@ -3,7 +3,8 @@ import { Tensor, dual } from '../engine/index.js';
 import { loadSafetensors } from '../engine/safetensors.js';
 import { nameModules } from '../models/module.js';
 import { modelSpec, parameterCount } from '../models/registry.js';
-import { FIXTURES, expectFullSizeForward, expectTimmTree, fixtures, runParity, type Fixture } from './helpers/parity.js';
+import { FIXTURES, expectTimmTree, fixtures, runParity, type Fixture } from './helpers/parity.js';
+import { expectFullSizeLogits } from './helpers/fullsize.js';
 
 /** The manifest also lists each fixture's leaf modules in timm's call order. */
 type WithLeaves = Fixture & { leaf_modules: { name: string; type: string }[] };
@@ -41,7 +42,7 @@ describe('MLP-Mixer', () => {
     x.dispose();
   });
 
-  it('mixer_b16_224 runs at 224 px with random weights', async () => {
-    await expectFullSizeForward('mixer_b16_224', 7);
+  it('mixer_b16_224 at 224 px matches timm on seeded random weights', async () => {
+    await expectFullSizeLogits('mixer_b16_224');
   });
 });

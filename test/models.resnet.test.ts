@@ -8,8 +8,8 @@ import { createModel, modelSpec, parameterCount } from '../models/registry.js';
 import { disposeWeights, nameModules, namedModules, namedParams, Module } from '../models/module.js';
 import { BlurPool2d } from '../models/layers.js';
 import { resnetSpecs } from '../models/resnet.js';
-import { FIXTURES, expectForward224, fixtures, runParity, type Fixture } from './helpers/parity.js';
-import { Rng } from './helpers/random.js';
+import { FIXTURES, fixtures, runParity, type Fixture } from './helpers/parity.js';
+import { expectFullSizeLogits } from './helpers/fullsize.js';
 
 const RESNETS = new Set(resnetSpecs.map((s) => s.name));
 const resnetFixtures = fixtures((f) => RESNETS.has(f.arch));
@@ -162,22 +162,8 @@ describe('ResNet family', () => {
       expect(runtime().pool.liveCount).toBe(live - namedParams(model).size - 2);
     });
 
-    it('full-size resnet50 at 224 px runs on random weights', async () => {
-      const model = modelSpec('resnet50').build();
-      nameModules(model);
-      const rng = new Rng(50);
-      // He-normal convs, identity-ish BN, small head: activations stay O(1) through 16 blocks
-      for (const [key, p] of namedParams(model)) {
-        const n = p.shape.reduce((a, b) => a * b, 1);
-        const fanIn = p.shape.slice(1).reduce((a, b) => a * b, 1);
-        let data: ArrayLike<number>;
-        if (key.endsWith('running_var')) data = rng.uniforms(n, 0.5, 1.5);
-        else if (key.endsWith('running_mean') || key.endsWith('bias')) data = rng.normals(n, 0.1);
-        else if (/bn\d\.weight$|downsample\.1\.weight$/.test(key)) data = rng.uniforms(n, 0.5, 1);
-        else data = rng.normals(n, key === 'fc.weight' ? 0.01 : Math.sqrt(2 / fanIn));
-        p.tensor = Tensor.fromData(data, p.shape);
-      }
-      await expectForward224(model, 1);
+    it('full-size resnet50 at 224 px matches timm on seeded random weights', async () => {
+      await expectFullSizeLogits('resnet50');
     });
   });
 });

@@ -4,7 +4,8 @@ import { loadSafetensors } from '../engine/safetensors.js';
 import { nameModules, namedParams } from '../models/module.js';
 import { modelSpec, parameterCount } from '../models/registry.js';
 import { vitSpecs } from '../models/vit.js';
-import { FIXTURES, expectFullSizeForward, fixtures, leafModules, runParity, type Fixture } from './helpers/parity.js';
+import { FIXTURES, fixtures, leafModules, runParity, type Fixture } from './helpers/parity.js';
+import { expectFullSizeLogits } from './helpers/fullsize.js';
 
 /** The manifest also lists each fixture's leaf modules (in timm's call order) and the
  * ones timm builds but never calls. */
@@ -72,8 +73,8 @@ describe('ViT / DeiT', () => {
     for (const [name, n] of Object.entries(counts)) expect(parameterCount(modelSpec(name).build()), name).toBe(n);
   });
 
-  it('vit_base_patch16_224 runs at 224 px with random weights', async () => {
-    await expectFullSizeForward('vit_base_patch16_224', 7);
+  it('vit_base_patch16_224 at 224 px matches timm on seeded random weights', async () => {
+    await expectFullSizeLogits('vit_base_patch16_224');
     // 17.6 GFLOP on a software adapter: minutes on a busy 2-core machine
   }, 900_000);
 });

@@ -3,10 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { init, shutdown, Tensor, tidy, dual } from '../../engine/index.js';
 import { loadSafetensors } from '../../engine/safetensors.js';
-import { createModel, modelSpec } from '../../models/registry.js';
-import { disposeWeights, loadWeights, nameModules, namedModules, namedParams, type Module } from '../../models/module.js';
-import { randomWeights } from '../../models/init.js';
-import { Rng } from './random.js';
+import { createModel } from '../../models/registry.js';
+import { disposeWeights, namedModules, namedParams, type Module } from '../../models/module.js';
 import { maxAbsError, relL2 } from './compare.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
@@ -86,29 +84,6 @@ export function leafModules(model: Module): string[] {
   return namedModules(model)
     .filter(([, m]) => namedModules(m).length === 0)
     .map(([name, m]) => `${name} ${m.type}`);
-}
-
-/** Build the named default configuration with seeded random weights and run one
- * forward at 224 px: [1, classes] and finite, not all zero. */
-export async function expectFullSizeForward(name: string, seed: number, classes = 1000): Promise<void> {
-  const model = modelSpec(name).build();
-  nameModules(model);
-  loadWeights(model, randomWeights(model, seed));
-  await expectForward224(model, seed + 1, classes);
-}
-
-/** One forward of a loaded model on a seeded normal image at 224 px: [1, classes],
- * finite, not all zero. Frees the model's weights. */
-export async function expectForward224(model: Module, inputSeed: number, classes = 1000): Promise<void> {
-  const x = Tensor.fromData(Float32Array.from(new Rng(inputSeed).normals(3 * 224 * 224)), [1, 3, 224, 224]);
-  const out = tidy(() => model.forward(dual(x)));
-  expect(out.primal.shape).toEqual([1, classes]);
-  const logits = await out.primal.read();
-  expect(logits.every(Number.isFinite)).toBe(true);
-  expect(Math.max(...logits.map(Math.abs))).toBeGreaterThan(0);
-  x.dispose();
-  out.primal.dispose();
-  disposeWeights(model);
 }
 
 /** The module tree spells timm's state_dict keys and its leaf modules (`name Type`). */
