@@ -29,7 +29,8 @@ export interface Layer {
   input: MapLayout;
   output: MapLayout;
   /** L f_i = 0 by construction, so no tangent is spent on it: an identity between equal
-   * layouts, or a layer whose input and output are both not image-like (G = 0). */
+   * layouts, a layer whose input and output are both not image-like (G = 0), or a
+   * per-channel affine map (eval BatchNorm) under a spatial generator. */
   zero: boolean;
 }
 
@@ -77,7 +78,9 @@ function recordPass(model: Module, images: Tensor, gen: Generator, interp: Inter
     const input = layoutOf(x.primal.shape, call.layouts?.input);
     const output = layoutOf(y.primal.shape, call.layouts?.output);
     const identity = y.primal === x.primal && sameLayout(input, output);
-    const zero = identity || (input.kind === 'none' && output.kind === 'none');
+    // a per-channel affine map commutes with G and G(constant) = 0 for a spatial G
+    const affine = !!call.channelAffine && gen !== 'saturate' && input.kind === 'bchw' && sameLayout(input, output);
+    const zero = identity || affine || (input.kind === 'none' && output.kind === 'none');
     layers.push({ name: call.name, type: call.type, order: layers.length, inShape: [...x.primal.shape], outShape: [...y.primal.shape], input, output, zero });
     return y;
   };

@@ -9,6 +9,8 @@ export interface LayerCall {
   /** timm's class name, or the operation's name for a functional layer */
   type: string;
   layouts?: LayerLayouts;
+  /** the layer is a per-channel affine map (Module.channelAffine) */
+  channelAffine?: boolean;
 }
 
 /** Runs `fn` (the layer) on `x` and returns what the model should see as its output. */
@@ -16,17 +18,17 @@ export type LayerHook = (call: LayerCall, fn: (x: Dual) => Dual, x: Dual) => Dua
 
 let active: { hook: LayerHook; calls: Map<string, number> } | null = null;
 
-function call(name: string, type: string, layouts: LayerLayouts | undefined, fn: (x: Dual) => Dual, x: Dual): Dual {
+function call(layer: LayerCall, fn: (x: Dual) => Dual, x: Dual): Dual {
   if (!active) return fn(x);
-  const k = active.calls.get(name) ?? 0;
-  active.calls.set(name, k + 1);
+  const k = active.calls.get(layer.name) ?? 0;
+  active.calls.set(layer.name, k + 1);
   const { hook } = active;
-  return hook({ name: k === 0 ? name : `${name}#${k}`, type, layouts }, fn, x);
+  return hook(k === 0 ? layer : { ...layer, name: `${layer.name}#${k}` }, fn, x);
 }
 
 /** A functional layer: `fn(x)`, seen by an active hook under `name`. */
 export function layerOp(name: string, type: string, fn: (x: Dual) => Dual, x: Dual, layouts?: LayerLayouts): Dual {
-  return call(name, type, layouts, fn, x);
+  return call({ name, type, layouts }, fn, x);
 }
 
 /** The modules that are layers: leaves (no child modules) and atomic modules, whose
@@ -51,7 +53,8 @@ export function withLayerHook<T>(root: Module, hook: LayerHook, fn: () => T): T 
   const layers = layerModules(root);
   for (const m of layers) {
     const forward = m.forward.bind(m);
-    m.forward = (x: Dual) => call(m.name, m.type, m.layouts, forward, x);
+    const layer: LayerCall = { name: m.name, type: m.type, layouts: m.layouts, channelAffine: m.channelAffine };
+    m.forward = (x: Dual) => call(layer, forward, x);
   }
   active = { hook, calls: new Map() };
   try {

@@ -41,6 +41,9 @@ export class BatchNorm2d extends Module {
     this.running_mean = param(channels);
     this.running_var = param(channels);
   }
+  override get channelAffine(): boolean {
+    return true;
+  }
   forward(x: Dual): Dual {
     return ops.batchNorm(x, this.running_mean.value, this.running_var.value, this.weight.value, this.bias.value, this.eps);
   }

@@ -45,6 +45,12 @@ export abstract class Module {
     return false;
   }
 
+  /** true for a layer that maps each channel of a BCHW input by an affine function of
+   * its own (eval BatchNorm): it commutes with every resampling of the spatial axes. */
+  get channelAffine(): boolean {
+    return false;
+  }
+
   /** timm's class name for reports (`Conv2d`, `Attention`). */
   get type(): string {
     return this.constructor.name;

@@ -3,6 +3,7 @@ import { init, shutdown } from '../engine/index.js';
 import { disposeWeights } from '../models/module.js';
 import { layerwise } from '../lee/layerwise.js';
 import { GENERATORS } from '../lee/transforms.js';
+import { loadSafetensors } from '../engine/safetensors.js';
 import { fixtureModel } from './helpers/parity.js';
 
 // Properties the math gives without a reference: additivity (the chain rule telescopes,
@@ -86,5 +87,32 @@ describe('layerwise attribution: properties', () => {
       disposeWeights(model);
     }
   });
-});
 
+  it('eval BatchNorm commutes with spatial generators: zero by construction, as the float64 reference says', async () => {
+    const dir = new URL('./fixtures/layerwise/', import.meta.url).pathname;
+    const ref = (await loadSafetensors(`${dir}resnet50_mini.layerwise.safetensors`)).tensors;
+    const { model, images } = await fixtureModel('resnet50_mini');
+    for (const gen of ['translate_x', 'rotate', 'saturate'] as const) {
+      const r = await layerwise(model, images, { transform: gen });
+      const bns = r.layers.filter((l) => l.type === 'BatchNorm2d');
+      expect(bns.length).toBeGreaterThan(10);
+      const total = r.layers.reduce((a, l) => a + l2(ref.get(`contrib.${gen}.${l.name}`)!.data), 0);
+      for (const l of bns) {
+        const want = l2(ref.get(`contrib.${gen}.${l.name}`)!.data) / total;
+        const got = l2(r.contributions[l.order]!) / total;
+        if (gen === 'saturate') {
+          // x -> (1 + t) x does not commute with the bias: a real contribution, computed
+          expect(l.zero, l.name).toBe(false);
+          expect(want, `${gen} ${l.name} reference`).toBeGreaterThan(1e-6);
+          expect(got, `${gen} ${l.name}`).toBeGreaterThan(1e-6);
+        } else {
+          expect(l.zero, l.name).toBe(true);
+          expect(want, `${gen} ${l.name} reference`).toBeLessThan(1e-9);
+          expect(got, `${gen} ${l.name}`).toBe(0);
+        }
+      }
+    }
+    images.dispose();
+    disposeWeights(model);
+  });
+});
