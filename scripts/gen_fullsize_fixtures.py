@@ -5,7 +5,7 @@ Run (Debian's torch 1.13; timm is source, not installed, not vendored):
     /usr/bin/python3 scripts/gen_fullsize_fixtures.py --timm /path/to/timm-v0.9.16 \
         [--out test/fixtures/fullsize] [--only resnet50,...]
 
-A few minutes on 2 cores (the float64 references at 224 px dominate); the output is
+About 10 minutes on 2 cores (mostly the one-forward-per-layer sensitivity check); the output is
 deterministic. Nothing large is committed: the weights and the input image are not
 stored but regenerated, here and in the TypeScript test, from the project's seeded
 generator, which this script ports exactly:
