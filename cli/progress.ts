@@ -2,7 +2,8 @@
 export function progress(label: string, quiet: boolean, unit = 'images'): (done: number, total: number) => void {
   if (quiet) return () => undefined;
   const t0 = performance.now();
-  const tty = process.stderr.isTTY;
+  // under cli/lee.ts's filter stderr is a pipe to a terminal
+  const tty = process.stderr.isTTY || process.env.LEE_STDERR_TTY === '1';
   return (done, total) => {
     const s = (performance.now() - t0) / 1e3;
     const rate = done > 0 ? done / s : 0;
