@@ -78,7 +78,12 @@ export async function profileModel(model: Classifier, size: number, batch: numbe
       run();
       await rt.sync();
       rt.startProfile();
-      run();
+      try {
+        run();
+      } catch (e) {
+        await rt.stopProfile();
+        throw e;
+      }
       const times = await rt.stopProfile();
       const variants = summariseProfile(times);
       out[name] = { gpu_ms: times.reduce((a, t) => a + t.ns, 0) / 1e6, dispatches: times.length, families: profileByFamily(variants), variants };
