@@ -68,10 +68,10 @@ export async function e2e(argv: string[]): Promise<void> {
   if (seed >= 2 ** 32) throw new LeeError(`--seed must be below 2^32, got ${seed}`);
 
   checkOutputs({ out: values.out, json: values.json, raw: values.raw });
-  const { plan: loaded, source, input } = await prepareInputs('e2e', values, f.positionals);
+  const { plan, source, input } = await prepareInputs('e2e', values, f.positionals);
 
   const rt = await init();
-  const model = loadModel(loaded);
+  const model = loadModel(plan);
   let result, extra;
   try {
     result = await runE2E(model, source, { transforms, interp, batch, onProgress: progress('e2e', !!values.quiet) });
@@ -82,12 +82,12 @@ export async function e2e(argv: string[]): Promise<void> {
   }
 
   printTable(result.images, transforms);
-  if (values.out) await writeOutput(values.out, e2eCsv(loaded.name, result.images, extra));
+  if (values.out) await writeOutput(values.out, e2eCsv(plan.name, result.images, extra));
   if (values.json) {
     const adapter = describeAdapter(rt.adapter);
     const meta = {
-      model: loaded.name,
-      weights: loaded.weights,
+      model: plan.name,
+      weights: plan.weights,
       input,
       interp,
       transforms,
@@ -110,7 +110,7 @@ export async function e2e(argv: string[]): Promise<void> {
       probs: { shape: [n, c], data: result.probs },
     };
     for (const [g, v] of result.lie) tensors[`lie.${g}`] = { shape: [n, c], data: v };
-    await writeOutput(values.raw, encodeSafetensors(tensors, { model: loaded.name, interp }));
+    await writeOutput(values.raw, encodeSafetensors(tensors, { model: plan.name, interp }));
   }
 }
 

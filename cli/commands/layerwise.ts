@@ -67,9 +67,9 @@ export async function layerwise(argv: string[]): Promise<void> {
   const chunk = intFlag(values.chunk, 'chunk', DEFAULT_CHUNK);
 
   checkOutputs({ out: values.out, plot: values.plot, raw: values.raw });
-  const { plan: loaded, source } = await prepareInputs('layerwise', values, f.positionals);
+  const { plan, source } = await prepareInputs('layerwise', values, f.positionals);
   await init();
-  const model = loadModel(loaded);
+  const model = loadModel(plan);
   let run: LayerwiseRun;
   try {
     run = await runLayerwise(model, source, { transform, interp, batch, chunk, onProgress: progress('layerwise', !!values.quiet, 'passes') });
@@ -83,8 +83,8 @@ export async function layerwise(argv: string[]): Promise<void> {
     const list = flagged.map(([r, b]) => `${run.images[b]} ${r.toExponential(2)}`).join(', ');
     console.error(`warning: additivity residual above ${ADDITIVITY_TOLERANCE} (the contributions do not sum to the end-to-end value): ${list}`);
   }
-  if (values.out) await writeOutput(values.out, layerwiseCsv(run, loaded.name, transform));
-  if (values.plot) await writeOutput(values.plot, layerwiseSvg(run, loaded.name, transform));
+  if (values.out) await writeOutput(values.out, layerwiseCsv(run, plan.name, transform));
+  if (values.plot) await writeOutput(values.plot, layerwiseSvg(run, plan.name, transform));
   if (values.raw) {
     const n = run.images.length;
     const shape = [n, run.classes];
@@ -95,7 +95,7 @@ export async function layerwise(argv: string[]): Promise<void> {
     };
     run.layers.forEach((l, i) => (tensors[`contrib.${l.name}`] = { shape, data: run.contributions[i]! }));
     const layers = JSON.stringify(run.layers.map((l) => ({ name: l.name, type: l.type, order: l.order })));
-    await writeOutput(values.raw, encodeSafetensors(tensors, { model: loaded.name, transform, interp, layers, residual: JSON.stringify(run.residual) }));
+    await writeOutput(values.raw, encodeSafetensors(tensors, { model: plan.name, transform, interp, layers, residual: JSON.stringify(run.residual) }));
   }
 }
 
