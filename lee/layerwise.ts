@@ -2,7 +2,7 @@ import { Tensor, tidy, dispose } from '../engine/tensor.js';
 import { dual, type Dual } from '../engine/dual.js';
 import * as ops from '../engine/ops/index.js';
 import type { Interp } from '../engine/ops/sample.js';
-import { withLayerHook, type LayerHook } from '../models/hooks.js';
+import { withLayerHook, type LayerCall, type LayerHook } from '../models/hooks.js';
 import type { Module } from '../models/module.js';
 import { imageTangents } from './lie.js';
 import { layoutOf, mapTangents, type MapLayout } from './featuremaps.js';
@@ -29,8 +29,8 @@ export interface Layer {
   input: MapLayout;
   output: MapLayout;
   /** L f_i = 0 by construction, so no tangent is spent on it: an identity between equal
-   * layouts, a layer whose input and output are both not image-like (G = 0), or a
-   * per-channel affine map (eval BatchNorm) under a spatial generator. */
+   * layouts, a layer whose input and output are both not image-like (G = 0), or under a
+   * spatial generator a layer that is one affine map per position (`commutes`). */
   zero: boolean;
 }
 
@@ -41,6 +41,9 @@ export interface LayerwiseOptions {
   chunk?: number;
   /** after each forward pass: passes done, passes in all (known after the first) */
   onPass?: (done: number, total: number) => void;
+  /** also compute the layers that commute with the generator (zero by construction),
+   * to check that claim numerically; default false */
+  computeAll?: boolean;
 }
 
 /** A batch's attribution, on the host. */
@@ -70,17 +73,27 @@ function withSlot(t: Tensor | null, k: number, shape: readonly number[], s: numb
   return ops.concatOrZeros([part(0, s), v, part(s + 1, k)], [rows(s), rows(1), rows(k - s - 1)], 0);
 }
 
+/** A spatial G acts on every channel of a map alike, and G(constant) = 0, so it
+ * commutes with a layer that is one affine map of the channel vector at every position
+ * (eval BatchNorm, 1x1 stride-1 convolution, a per-token or channels-last Linear):
+ * L f = J (G h) - G (A h + b) = A G h - A G h = 0. Not so for saturate (G h = h meets
+ * the bias), nor where the map's feature axis is not the channel axis. */
+function commutes(call: LayerCall, gen: Generator, input: MapLayout, output: MapLayout): boolean {
+  if (gen === 'saturate' || !sameLayout(input, output)) return false;
+  if (call.affineFeatureAxis === 1) return input.kind === 'bchw';
+  if (call.affineFeatureAxis === -1) return input.kind === 'bhwc' || input.kind === 'tokens';
+  return false;
+}
+
 /** The end-to-end pass: L p for one generator, and every layer call on the way. */
-function recordPass(model: Module, images: Tensor, gen: Generator, interp: Interp): { layers: Layer[]; logits: Tensor; probs: Tensor; lie: Tensor } {
+function recordPass(model: Module, images: Tensor, gen: Generator, interp: Interp, computeAll: boolean): { layers: Layer[]; logits: Tensor; probs: Tensor; lie: Tensor } {
   const layers: Layer[] = [];
   const record: LayerHook = (call, fn, x) => {
     const y = fn(x);
     const input = layoutOf(x.primal.shape, call.layouts?.input);
     const output = layoutOf(y.primal.shape, call.layouts?.output);
     const identity = y.primal === x.primal && sameLayout(input, output);
-    // a per-channel affine map commutes with G and G(constant) = 0 for a spatial G
-    const affine = !!call.channelAffine && gen !== 'saturate' && input.kind === 'bchw' && sameLayout(input, output);
-    const zero = identity || affine || (input.kind === 'none' && output.kind === 'none');
+    const zero = identity || (!computeAll && commutes(call, gen, input, output)) || (input.kind === 'none' && output.kind === 'none');
     layers.push({ name: call.name, type: call.type, order: layers.length, inShape: [...x.primal.shape], outShape: [...y.primal.shape], input, output, zero });
     return y;
   };
@@ -135,7 +148,7 @@ export async function layerwise(model: Module, images: Tensor, opts: LayerwiseOp
   const interp = opts.interp ?? 'bilinear';
   const chunkSize = opts.chunk ?? DEFAULT_CHUNK;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`layerwise: chunk must be a positive integer, got ${chunkSize}`);
-  const rec = recordPass(model, images, opts.transform, interp);
+  const rec = recordPass(model, images, opts.transform, interp, opts.computeAll ?? false);
   const [batch, classes] = rec.probs.shape as [number, number];
   const take = async (t: Tensor) => {
     try {

@@ -9,8 +9,8 @@ export interface LayerCall {
   /** timm's class name, or the operation's name for a functional layer */
   type: string;
   layouts?: LayerLayouts;
-  /** the layer is a per-channel affine map (Module.channelAffine) */
-  channelAffine?: boolean;
+  /** the axis along which the layer is one affine map at every position (Module.affineFeatureAxis) */
+  affineFeatureAxis?: 1 | -1 | null;
 }
 
 /** Runs `fn` (the layer) on `x` and returns what the model should see as its output. */
@@ -53,7 +53,7 @@ export function withLayerHook<T>(root: Module, hook: LayerHook, fn: () => T): T 
   const layers = layerModules(root);
   for (const m of layers) {
     const forward = m.forward.bind(m);
-    const layer: LayerCall = { name: m.name, type: m.type, layouts: m.layouts, channelAffine: m.channelAffine };
+    const layer: LayerCall = { name: m.name, type: m.type, layouts: m.layouts, affineFeatureAxis: m.affineFeatureAxis };
     m.forward = (x: Dual) => call(layer, forward, x);
   }
   active = { hook, calls: new Map() };

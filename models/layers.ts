@@ -19,6 +19,10 @@ export class Conv2d extends Module {
     this.weight = param(outChannels, inChannels / groups, kernel, kernel);
     if (options.bias) this.bias = param(outChannels);
   }
+  override get affineFeatureAxis(): 1 | null {
+    const [, , kh, kw] = this.weight.shape;
+    return kh === 1 && kw === 1 && (this.options.stride ?? 1) === 1 && (this.options.padding ?? 0) === 0 ? 1 : null;
+  }
   forward(x: Dual): Dual {
     const { stride, padding, dilation, groups } = this.options;
     return ops.conv2d(x, this.weight.value, this.bias?.value ?? null, { stride, padding, dilation, groups });
@@ -41,8 +45,8 @@ export class BatchNorm2d extends Module {
     this.running_mean = param(channels);
     this.running_var = param(channels);
   }
-  override get channelAffine(): boolean {
-    return true;
+  override get affineFeatureAxis(): 1 {
+    return 1;
   }
   forward(x: Dual): Dual {
     return ops.batchNorm(x, this.running_mean.value, this.running_var.value, this.weight.value, this.bias.value, this.eps);
@@ -57,6 +61,9 @@ export class Linear extends Module {
     super();
     this.weight = param(outFeatures, inFeatures);
     if (bias) this.bias = param(outFeatures);
+  }
+  override get affineFeatureAxis(): -1 {
+    return -1;
   }
   forward(x: Dual): Dual {
     return ops.linear(x, this.weight.value, this.bias?.value ?? null);

@@ -45,10 +45,12 @@ export abstract class Module {
     return false;
   }
 
-  /** true for a layer that maps each channel of a BCHW input by an affine function of
-   * its own (eval BatchNorm): it commutes with every resampling of the spatial axes. */
-  get channelAffine(): boolean {
-    return false;
+  /** For a layer that applies one affine map to the feature vector along this axis, the
+   * same at every other index (eval BatchNorm and 1x1 stride-1 convolutions: axis 1;
+   * nn.Linear: the last axis); null otherwise. Where that axis holds a map's channels,
+   * the layer commutes with every resampling of its positions. */
+  get affineFeatureAxis(): 1 | -1 | null {
+    return null;
   }
 
   /** timm's class name for reports (`Conv2d`, `Attention`). */
