@@ -1,26 +1,41 @@
 import { declare } from './common.js';
 
+/** Shape of a peak kernel: independent vec4 FMA chains per thread, threads per
+ * workgroup. CPU drivers want enough chains to cover FMA latency on every SIMD port;
+ * GPUs want enough threads. */
+export interface PeakVariant {
+  chains: number;
+  wg: number;
+}
+
+/** The variants `lee bench` tries; the fastest is the adapter's peak. */
+export const PEAK_VARIANTS: readonly PeakVariant[] = [
+  { chains: 2, wg: 256 },
+  { chains: 4, wg: 256 },
+  { chains: 8, wg: 256 },
+  { chains: 4, wg: 64 },
+  { chains: 8, wg: 64 },
+];
+
 /** A compute-bound kernel of independent FMA chains: its FLOP/s is the adapter's
  * practical f32 peak, the yardstick for the GEMM and convolution kernels. */
-export function peakKernel(iterations: number): string {
+export function peakKernel(iterations: number, v: PeakVariant = { chains: 2, wg: 256 }): string {
+  const chains = Array.from({ length: v.chains }, (_, i) => i);
   return `
 ${declare([{ name: 'seed' }, { name: 'out', write: true }])}
-@compute @workgroup_size(256)
+@compute @workgroup_size(${v.wg})
 fn main(@builtin(global_invocation_id) g: vec3u) {
   let s = seed[0] + f32(g.x) * 1e-7;
-  var a = vec4f(s, s + 1.0, s + 2.0, s + 3.0);
-  var b = vec4f(s * 0.5, s - 1.0, s + 0.25, s - 0.5);
+${chains.map((i) => `  var a${i} = vec4f(s + ${i}.0, s - ${i + 1}.0, s * 0.5 + ${i}.0, s + 0.25);`).join('\n')}
   let m = vec4f(0.999);
   let c = vec4f(1e-4);
   for (var i = 0u; i < ${iterations}u; i++) {
-    a = fma(a, m, c);
-    b = fma(b, m, c);
-    a = fma(a, m, c);
-    b = fma(b, m, c);
+${chains.map((i) => `    a${i} = fma(a${i}, m, c);`).join('\n')}
+${chains.map((i) => `    a${i} = fma(a${i}, m, c);`).join('\n')}
   }
-  out[g.x] = dot(a, b);
+  out[g.x] = ${chains.map((i) => `dot(a${i}, m)`).join(' + ')};
 }`;
 }
 
-/** FLOPs of one peakKernel thread: 4 vec4 FMAs per iteration, 2 flops per lane. */
-export const peakFlopsPerThread = (iterations: number): number => iterations * 4 * 4 * 2;
+/** FLOPs of one peakKernel thread: 2 vec4 FMAs per chain and iteration, 2 flops per lane. */
+export const peakFlopsPerThread = (iterations: number, v: PeakVariant = { chains: 2, wg: 256 }): number => iterations * 2 * v.chains * 4 * 2;
