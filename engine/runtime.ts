@@ -134,13 +134,9 @@ export class Runtime {
     }
   }
 
-  get canProfile(): boolean {
-    return this.device.features.has('timestamp-query');
-  }
-
   /** Time every dispatch until `stopProfile` (needs the adapter's timestamp-query). */
   startProfile(): void {
-    if (!this.canProfile) throw new LeeError('this adapter has no timestamp-query feature: no GPU-side profile');
+    if (!this.profile.timestamps) throw new LeeError('this adapter has no timestamp-query feature: no GPU-side profile');
     if (this.profiler) throw new Error('a profile is already open');
     this.flush();
     this.profiler = new Profiler(this.device);

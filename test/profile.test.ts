@@ -9,7 +9,7 @@ afterEach(async () => {
 describe('GPU profile (timestamp queries)', () => {
   it('times every dispatch, in order, without changing results, across query-set refills', async () => {
     const rt = await init();
-    if (!rt.canProfile) throw new Error('this adapter has no timestamp-query; both software adapters have it');
+    if (!rt.profile.timestamps) throw new Error('this adapter has no timestamp-query; both software adapters have it');
     const x = Tensor.fromData([0.25, -1], [2]);
     const before = rt.dispatches;
     rt.startProfile();

@@ -67,7 +67,7 @@ export async function bench(argv: string[]): Promise<void> {
       console.log(`layerwise (translate_x, ${l.layers} layers, ${l.passes} passes): ${l.layerwise_ms.toFixed(1)} ms, ${ratio.toFixed(1)} forward passes`);
     }
     if (flags.profile) {
-      if (!rt.canProfile) throw new LeeError('--profile: this adapter has no timestamp-query feature');
+      if (!rt.profile.timestamps) throw new LeeError('--profile: this adapter has no timestamp-query feature');
       const p = await profileModel(loaded.model, size, batch);
       model = { ...model, profile: p };
       printProfile('forward', p.forward);
