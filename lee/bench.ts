@@ -9,6 +9,11 @@ import { lieDerivatives, type Classifier } from './lie.js';
 import { layerwise } from './layerwise.js';
 import type { Module } from '../models/module.js';
 
+/** The benchmarks' input: a seeded normal batch [batch, 3, size, size]. */
+function seededImages(size: number, batch: number): Tensor {
+  return Tensor.fromData(Float32Array.from(new Rng(1).normals(batch * 3 * size * size)), [batch, 3, size, size]);
+}
+
 export interface ModelTiming {
   size: number;
   batch: number;
@@ -22,7 +27,7 @@ export interface ModelTiming {
 /** SPEC 8: one forward pass against the Lie derivatives of all ten generators in one
  * forward-mode pass, same model, input and adapter. Medians after a warm-up run. */
 export async function benchModel(model: Classifier, size: number, batch: number, repeats = 3): Promise<ModelTiming> {
-  const x = Tensor.fromData(Float32Array.from(new Rng(1).normals(batch * 3 * size * size)), [batch, 3, size, size]);
+  const x = seededImages(size, batch);
   try {
     const forward_ms = await medianMs(() => tidy(() => void model.forward(dual(x))), repeats);
     const lie10_ms = await medianMs(() => tidy(() => void lieDerivatives(model, x, { transforms: GENERATORS })), repeats);
@@ -42,7 +47,7 @@ export interface LayerwiseTiming {
 /** One layerwise attribution run (translate_x, default chunking) on the same seeded
  * input as `benchModel`: a single timed run, as it takes many forward passes. */
 export async function benchLayerwise(model: Module, size: number, batch: number): Promise<LayerwiseTiming> {
-  const x = Tensor.fromData(Float32Array.from(new Rng(1).normals(batch * 3 * size * size)), [batch, 3, size, size]);
+  const x = seededImages(size, batch);
   try {
     await runtime().sync();
     let passes = 0;
@@ -67,7 +72,7 @@ export interface PassProfile {
  * so pipeline compilation is not in them). */
 export async function profileModel(model: Classifier, size: number, batch: number): Promise<{ forward: PassProfile; lie10: PassProfile }> {
   const rt = runtime();
-  const x = Tensor.fromData(Float32Array.from(new Rng(1).normals(batch * 3 * size * size)), [batch, 3, size, size]);
+  const x = seededImages(size, batch);
   const passes = {
     forward: () => tidy(() => void model.forward(dual(x))),
     lie10: () => tidy(() => void lieDerivatives(model, x, { transforms: GENERATORS })),
