@@ -2,12 +2,25 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join, basename } from 'node:path';
 import { LeeError } from '../engine/errors.js';
 import type { Preprocess } from '../models/spec.js';
+import { preprocessRgb } from '../lee/preprocess.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
-/** Expand files and folders (sorted, non-recursive) into image paths. */
-export async function listImages(paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
+/** An image to run: its path, the name it is reported under, and the ImageFolder
+ * sub-folder it sits in (its class), if it came from one. */
+export interface ImageEntry {
+  path: string;
+  name: string;
+  folder?: string;
+}
+
+const isImage = (n: string): boolean => IMAGE_EXTENSIONS.has(extname(n).toLowerCase());
+
+/** Expand files and folders (sorted) into images. A folder holding images gives those;
+ * a folder holding only sub-folders of images is an ImageFolder tree (one sub-folder per
+ * class, as torchvision reads it), and each image is named `class/file`. */
+export async function listImages(paths: readonly string[]): Promise<ImageEntry[]> {
+  const out: ImageEntry[] = [];
   for (const p of paths) {
     let s;
     try {
@@ -15,13 +28,23 @@ export async function listImages(paths: readonly string[]): Promise<string[]> {
     } catch {
       throw new LeeError(`cannot read ${p}: no such file or folder`);
     }
-    if (s.isDirectory()) {
-      const names = (await readdir(p)).filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort();
-      if (names.length === 0) throw new LeeError(`no PNG or JPEG images in folder ${p}`);
-      out.push(...names.map((n) => join(p, n)));
-    } else {
-      out.push(p);
+    if (!s.isDirectory()) {
+      out.push({ path: p, name: basename(p) });
+      continue;
     }
+    const entries = (await readdir(p, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const files = entries.filter((e) => !e.isDirectory() && isImage(e.name));
+    if (files.length) {
+      out.push(...files.map((e) => ({ path: join(p, e.name), name: e.name })));
+      continue;
+    }
+    let found = 0;
+    for (const d of entries.filter((e) => e.isDirectory())) {
+      const inner = (await readdir(join(p, d.name))).filter(isImage).sort();
+      out.push(...inner.map((n) => ({ path: join(p, d.name, n), name: `${d.name}/${n}`, folder: d.name })));
+      found += inner.length;
+    }
+    if (found === 0) throw new LeeError(`no PNG or JPEG images in folder ${p} (nor in an ImageFolder tree of sub-folders under it)`);
   }
   return out;
 }
@@ -38,44 +61,27 @@ export async function checkImage(path: string): Promise<void> {
   }
 }
 
-/** Python's round(): halves to even, as torchvision's CenterCrop offsets use. */
-function pyRound(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** timm's eval transform: resize the shorter side to floor(size / crop_pct) (bicubic or
- * bilinear), centre-crop size x size, scale to [0, 1], normalise. Returns [3, size, size]. */
-export async function loadImage(path: string, pre: Preprocess): Promise<Float32Array> {
+/** An image decoded as PIL's Image.open(...).convert('RGB') gives it to timm:
+ * interleaved 8-bit RGB, no EXIF rotation, the embedded ICC profile ignored (so results
+ * match PyTorch's pipeline). */
+export async function decodeRgb(path: string): Promise<{ data: Uint8Array; width: number; height: number }> {
   const sharp = (await import('sharp')).default;
-  const size = pre.inputSize[1];
-  const scale = Math.floor(size / pre.cropPct);
-  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    const img = sharp(path, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb');
-    const meta = await img.metadata();
-    const w0 = meta.autoOrient?.width ?? meta.width;
-    const h0 = meta.autoOrient?.height ?? meta.height;
-    if (!w0 || !h0) throw new Error('no image size');
-    const [w, h] = w0 <= h0 ? [scale, Math.floor((scale * h0) / w0)] : [Math.floor((scale * w0) / h0), scale];
-    const left = pyRound((w - size) / 2);
-    const top = pyRound((h - size) / 2);
-    decoded = await img
-      .resize(w, h, { kernel: pre.interpolation === 'bicubic' ? 'cubic' : 'linear', fit: 'fill' })
-      .extract({ left: Math.max(left, 0), top: Math.max(top, 0), width: size, height: size })
+    const { data, info } = await sharp(path, { failOn: 'error', ignoreIcc: true })
+      .removeAlpha()
+      .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
   } catch (e) {
     throw new LeeError(`cannot decode image ${path}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const { data, info } = decoded;
-  const out = new Float32Array(3 * size * size);
-  for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < size * size; i++) {
-      out[c * size * size + i] = (data[i * info.channels + c]! / 255 - pre.mean[c]!) / pre.std[c]!;
-    }
-  }
-  return out;
 }
 
-export const imageName = (path: string): string => basename(path);
+/** timm's eval transform (lee/preprocess.ts): resize as PIL does, pad, centre crop,
+ * normalise. Returns [3, size, size]. */
+export async function loadImage(path: string, pre: Preprocess): Promise<Float32Array> {
+  const { data, width, height } = await decodeRgb(path);
+  return preprocessRgb(data, width, height, pre);
+}

@@ -5,6 +5,8 @@ import type { Module } from './module.js';
 export interface Preprocess {
   inputSize: [number, number, number];
   cropPct: number;
+  /** timm's crop_mode; absent means 'center' */
+  cropMode?: 'center' | 'squash' | 'border';
   interpolation: 'bicubic' | 'bilinear';
   mean: [number, number, number];
   std: [number, number, number];

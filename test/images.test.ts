@@ -55,7 +55,7 @@ describe("images with timm's eval preprocessing", () => {
     await solid('b.png', 8, 8, [0, 0, 0], 'png');
     await solid('a.jpeg', 8, 8, [0, 0, 0], 'jpeg');
     const files = await listImages([dir]);
-    expect(files.map((f) => f.slice(dir.length + 1))).toEqual(['a.jpeg', 'b.png', 'halves.png', 'solid.jpeg', 'solid.png']);
+    expect(files.map((f) => f.path.slice(dir.length + 1))).toEqual(['a.jpeg', 'b.png', 'halves.png', 'solid.jpeg', 'solid.png']);
     await expect(listImages([join(dir, 'nope')])).rejects.toThrow(LeeError);
   });
 });
