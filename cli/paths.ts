@@ -16,6 +16,9 @@ export function packageRoot(): string {
 }
 
 export const bundledImages = (): string => join(packageRoot(), 'assets', 'images');
+export const samplePhotos = (): string => join(packageRoot(), 'assets', 'photos');
+export const demoModels = (): string => join(packageRoot(), 'assets', 'demo');
+export const demoImages = (): string => join(packageRoot(), 'assets', 'fashion-mnist');
 
 /** Fail before any work on an output that cannot be written: its folder must exist and
  * be writable, and it must not itself be a folder. `outputs` maps flag to path. */

@@ -51,3 +51,11 @@ export function parameterCount(model: Module): number {
   }
   return n;
 }
+
+/** The classes a built model outputs: its head's width, 0 for a features-only state_dict.
+ * Every top-level model keeps its config, and the config its classes. */
+export function outputClasses(model: Module): number {
+  const c = (model as Module & { config?: { numClasses?: unknown } }).config?.numClasses;
+  if (typeof c !== 'number') throw new Error(`${model.type} does not record its number of classes`);
+  return c;
+}

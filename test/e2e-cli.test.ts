@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeSafetensors, parseSafetensors } from '../engine/safetensors.js';
 import { COLUMN, GENERATORS } from '../lee/transforms.js';
 import { e2eColumns } from '../lee/report.js';
+import { IMAGENET_LEMMAS } from '../models/imagenet-classes.js';
 import { relL2 } from './helpers/compare.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -36,9 +37,9 @@ beforeAll(() => {
 });
 
 describe('lee e2e', () => {
-  it('runs the embedded default and writes the CSV header the paper reads', () => {
+  it('runs a seeded random model on the synthetic images and writes the CSV header the paper reads', () => {
     const out = join(dir, 'default.csv');
-    const r = lee('e2e', '--transforms', 'rotate,translate_x,saturate', '--out', out, '--quiet');
+    const r = lee('e2e', '--model', 'resnet18', '--transforms', 'rotate,translate_x,saturate', '--out', out, '--quiet');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^note: resnet18 with RANDOM weights/m);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
@@ -51,6 +52,13 @@ describe('lee e2e', () => {
     for (const line of lines.slice(1)) {
       const cells = line.split(',');
       expect(cells[1]).toBe('resnet18');
+      // a random 1000-class model: top-1 named by its ImageNet class; the synthetic
+      // images have no labels
+      const top1 = Number(cells[header.indexOf('top1')]);
+      expect(Number.isInteger(top1) && top1 >= 0 && top1 < 1000).toBe(true);
+      expect(cells[header.indexOf('top1_name')]).toBe(IMAGENET_LEMMAS[top1]!.split(',')[0]);
+      expect(cells[header.indexOf('label')]).toBe('');
+      expect(cells[header.indexOf('acc')]).toBe('');
       for (const g of GENERATORS) {
         const v = cells[header.indexOf(COLUMN[g])]!;
         if (['rotate', 'translate_x', 'saturate'].includes(g)) expect(Number(v)).toBeGreaterThan(0);

@@ -59,9 +59,9 @@ beforeAll(() => {
 });
 
 describe('lee layerwise', () => {
-  it('runs the embedded default: CSV, SVG and raw outputs agree with each other and add up', () => {
+  it('runs a seeded random model: CSV, SVG and raw outputs agree with each other and add up', () => {
     const [csv, svg, raw] = ['default.csv', 'default.svg', 'default.safetensors'].map((f) => join(dir, f)) as [string, string, string];
-    const r = lee('--out', csv, '--plot', svg, '--raw', raw, '--quiet');
+    const r = lee('--model', 'resnet18', '--out', csv, '--plot', svg, '--raw', raw, '--quiet');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^note: resnet18 with RANDOM weights/m);
     expect(r.stdout).toMatch(/additivity residual \(max over images\): \d/);

@@ -42,7 +42,7 @@ export async function bench(argv: string[]): Promise<void> {
   const batch = intFlag(flags.batch, 'batch', 1);
   const heads = flags.heads === undefined ? undefined : intFlag(flags.heads, 'heads', 1);
   checkOutputs({ json: flags.json });
-  const plan = flags.model ? await planModel(flags.model, undefined, undefined, heads) : undefined;
+  const plan = flags.model ? await planModel({ arch: flags.model }, heads) : undefined;
   const rt = await init();
   const adapter = describeAdapter(rt.adapter);
   const name = [adapter.vendor, adapter.architecture, adapter.device, adapter.description].filter(Boolean).join(' ') || 'unknown adapter';

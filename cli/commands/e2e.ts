@@ -4,34 +4,54 @@ import { init } from '../../engine/runtime.js';
 import { encodeSafetensors } from '../../engine/safetensors.js';
 import { disposeWeights } from '../../models/module.js';
 import { runE2E } from '../../lee/e2e.js';
-import { e2eCsv } from '../../lee/report.js';
-import { COLUMN, parseGenerators } from '../../lee/transforms.js';
+import { e2eCsv, e2eModelJson, labelledAccuracy, meanOverImages } from '../../lee/report.js';
+import { parseGenerators } from '../../lee/transforms.js';
 import { runSampleMetrics, DEFAULT_SAMPLES } from '../../lee/metrics.js';
 import { VERSION } from '../../index.js';
 import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseCommand } from '../args.js';
-import { INPUT_OPTIONS, interpFlag, loadModel, prepareInputs, DEFAULT_MODEL } from '../inputs.js';
+import { INPUT_OPTIONS, interpFlag, isDemoRun, loadModel, prepareInputs, DEFAULT_MODEL, type RunInputs } from '../inputs.js';
+import { demoInputs } from '../demo.js';
+import { predictions, type Prediction } from '../../lee/labels.js';
+import type { E2EResult } from '../../lee/e2e.js';
+import type { Generator } from '../../lee/transforms.js';
 import { progress } from '../progress.js';
 
-export const e2eHelp = `lee e2e [--model NAME] [--weights FILE.safetensors] [--images DIR|FILE ...]
-        [--input FILE.safetensors] [--transforms all|a,b,...] [--interp bilinear|bicubic]
-        [--batch N] [--out results.csv] [--json results.json] [--raw raw.safetensors]
-        [--sample-metrics] [--seed S] [--samples N] [--heads N] [--quiet]
+export const e2eHelp = `lee e2e [--model NAME|HUB_ID] [--weights FILE.safetensors|DIR] [--images DIR|FILE ...]
+        [--input FILE.safetensors] [--labels FILE] [--transforms all|a,b,...]
+        [--interp bilinear|bicubic] [--batch N] [--out results.csv] [--json results.json]
+        [--raw raw.safetensors] [--sample-metrics] [--seed S] [--samples N] [--heads N] [--quiet]
 
 End-to-end Lie derivatives of the softmax output for every image, all requested
-generators in one forward-mode pass. Prints a per-image table of mean |L p|.
+generators in one forward-mode pass. Prints a per-image table of mean |L p|, the top-1
+class and, for labelled images, the top-1 accuracy.
 
-  --model       architecture (\`lee models\`); default ${DEFAULT_MODEL}
-  --weights     timm state_dict as safetensors; without it a seeded, randomly
-                initialised model runs (clearly not a trained one)
+With no --model, --weights, --images or --input it runs the bundled demo: eight small
+timm models trained on Fashion-MNIST (four families, each trained on the images as they
+are and with random shifts and rotations) on 200 bundled test images, and prints each
+model's accuracy and mean |L p| per generator.
+
+  --model       an architecture (\`lee models\`; timm's arch.tag names too), or a
+                Hugging Face hub id (timm/resnet50.a1_in1k, hf-hub:timm/..., @revision),
+                found in the hub cache (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub)
+                or downloaded there (HF_ENDPOINT, HF_TOKEN; HF_HUB_OFFLINE=1: cache only)
+  --weights     a timm checkpoint folder (config.json + model.safetensors, as timm's
+                save_for_hf writes it), or a timm state_dict as .safetensors for --model
+                (default ${DEFAULT_MODEL}); without weights a seeded, randomly initialised model
+                runs (clearly not a trained one). config.json sets the architecture,
+                preprocessing (pretrained_cfg) and class names (label_names)
   --images      PNG/JPEG files or folders, preprocessed with the model's timm eval
-                config; without --images/--input the bundled images run
+                config. A folder of class sub-folders (ImageFolder) labels its images:
+                integer folder names are class indices, ImageNet synsets (n01440764) and
+                the model's label_names map to theirs, else --labels maps them. Without
+                --images/--input: the bundled sample photos (the synthetic images at 64 px
+                for a random model)
   --input       safetensors with tensor 'images' [N, 3, H, W], already normalised
-  --transforms  'all' (default) or a comma list of: translate_x, translate_y, rotate,
-                shear_x, shear_y, stretch_x, stretch_y, saturate, scale, hyperbolic_rotate
+  --labels      class names, one per line (line i is class i), for ImageFolder folders
   --interp      bilinear (default, the paper's) or bicubic
   --batch       images per pass (default 8)
-  --out         CSV the paper's plotting code reads (image, model, trans_x_deriv, ...)
+  --out         CSV the paper's plotting code reads (image, model, trans_x_deriv, ...,
+                top1, top1_name, label, acc)
   --json        the same plus run metadata (adapter, versions, timings)
   --raw         safetensors: logits, probs and lie.<generator> [N, classes]
   --sample-metrics
@@ -68,56 +88,92 @@ export async function e2e(argv: string[]): Promise<void> {
   if (seed >= 2 ** 32) throw new LeeError(`--seed must be below 2^32, got ${seed}`);
 
   checkOutputs({ out: values.out, json: values.json, raw: values.raw });
-  const { plan, source, input } = await prepareInputs('e2e', values, f.positionals);
+  const demo = isDemoRun(values);
+  const runs = demo ? await demoInputs() : [await prepareInputs('e2e', values, f.positionals)];
+  if (demo) console.error(`note: the ${runs.length} bundled demo models (assets/demo) on the ${runs[0]!.source.names.length} bundled Fashion-MNIST test images`);
 
   const rt = await init();
-  const model = loadModel(plan);
-  let result, extra;
-  try {
-    result = await runE2E(model, source, { transforms, interp, batch, onProgress: progress('e2e', !!values.quiet) });
-    const onProgress = progress('sample metrics', !!values.quiet);
-    extra = values['sample-metrics'] ? await runSampleMetrics(model, source, { batch, seed, samples, onProgress }) : [];
-  } finally {
-    disposeWeights(model);
+  const done: ModelRun[] = [];
+  for (const [i, run] of runs.entries()) {
+    const { plan, source } = run;
+    const label = demo ? `e2e ${plan.id} (${i + 1}/${runs.length})` : 'e2e';
+    const model = loadModel(plan);
+    let result, extra;
+    try {
+      result = await runE2E(model, source, { transforms, interp, batch, onProgress: progress(label, !!values.quiet) });
+      const onProgress = progress('sample metrics', !!values.quiet);
+      extra = values['sample-metrics'] ? await runSampleMetrics(model, source, { batch, seed, samples, onProgress }) : [];
+    } finally {
+      disposeWeights(model);
+    }
+    done.push({ ...run, result, extra, predictions: predictions(result.logits, plan.classes, source.labels) });
   }
 
-  printTable(result.images, transforms);
-  if (values.out) await writeOutput(values.out, e2eCsv(plan.name, result.images, extra));
+  if (demo) printDemo(done, transforms);
+  else printTable(done[0]!, transforms);
+  const rows = done.map((d) => ({ model: d.plan.id, images: d.result.images, predictions: d.predictions, extra: d.extra }));
+  if (values.out) await writeOutput(values.out, e2eCsv(rows));
   if (values.json) {
     const adapter = describeAdapter(rt.adapter);
-    const meta = {
-      model: plan.name,
-      weights: plan.weights,
-      input,
-      interp,
-      transforms,
-      batch,
-      classes: result.classes,
-      adapter,
-      versions: { 'lee-gpu': VERSION, node: process.version },
-      timings: { total_s: result.seconds, images_per_s: result.images.length / result.seconds },
-      columns: Object.fromEntries(transforms.map((g) => [g, COLUMN[g]])),
-    };
-    const perImage = result.images.map((r, i) => ({ ...r, ...(extra[i] ? { sample_metrics: extra[i] } : {}) }));
-    const sampling = extra.length ? { sample_metrics: { seed, samples: samples ?? DEFAULT_SAMPLES } } : {};
-    await writeOutput(values.json, JSON.stringify({ ...meta, ...sampling, images: perImage }, null, 2));
+    const common = { interp, transforms, batch, adapter, versions: { 'lee-gpu': VERSION, node: process.version } };
+    const sampling = values['sample-metrics'] ? { sample_metrics: { seed, samples: samples ?? DEFAULT_SAMPLES } } : {};
+    const perModel = done.map((d) =>
+      e2eModelJson({ model: d.plan.id, architecture: d.plan.name, weights: d.plan.weights, input: d.input, preprocess: d.plan.preprocess, result: d.result, predictions: d.predictions, extra: d.extra }, transforms),
+    );
+    const body = demo ? { demo: true, ...common, ...sampling, models: perModel } : { ...perModel[0]!, ...common, ...sampling };
+    await writeOutput(values.json, JSON.stringify(body, null, 2));
   }
   if (values.raw) {
-    const n = result.images.length;
-    const c = result.classes;
-    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
-      logits: { shape: [n, c], data: result.logits },
-      probs: { shape: [n, c], data: result.probs },
-    };
-    for (const [g, v] of result.lie) tensors[`lie.${g}`] = { shape: [n, c], data: v };
-    await writeOutput(values.raw, encodeSafetensors(tensors, { model: plan.name, interp }));
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const d of done) {
+      const prefix = demo ? `${d.plan.id}.` : '';
+      const n = d.result.images.length;
+      const c = d.result.classes;
+      tensors[`${prefix}logits`] = { shape: [n, c], data: d.result.logits };
+      tensors[`${prefix}probs`] = { shape: [n, c], data: d.result.probs };
+      for (const [g, v] of d.result.lie) tensors[`${prefix}lie.${g}`] = { shape: [n, c], data: v };
+    }
+    const model = demo ? done.map((d) => d.plan.id).join(',') : done[0]!.plan.id;
+    await writeOutput(values.raw, encodeSafetensors(tensors, { model, interp }));
   }
 }
 
-function printTable(rows: { image: string; meanAbs: Partial<Record<string, number>> }[], gens: readonly string[]): void {
+interface ModelRun extends RunInputs {
+  result: E2EResult;
+  extra: Record<string, number>[];
+  predictions: Prediction[];
+}
+
+const percent = (a: { correct: number; labelled: number }): string => `${((100 * a.correct) / a.labelled).toFixed(1)}%`;
+
+/** Per image: mean |L p| per generator, the top-1 class and, if labelled, the label. */
+function printTable(run: ModelRun, gens: readonly Generator[]): void {
+  const rows = run.result.images;
   const width = Math.max(5, ...rows.map((r) => r.image.length));
-  console.log(`${'image'.padEnd(width)}  ${gens.map((g) => g.padStart(17)).join(' ')}`);
-  for (const r of rows) {
-    console.log(`${r.image.padEnd(width)}  ${gens.map((g) => (r.meanAbs[g] ?? NaN).toExponential(3).padStart(17)).join(' ')}`);
+  const top1 = run.predictions.map((p) => (p.top1Name !== undefined ? `${p.top1} ${p.top1Name}` : String(p.top1)));
+  const tw = Math.max(4, ...top1.map((t) => t.length));
+  const labelled = run.predictions.some((p) => p.label !== undefined);
+  const head = `${'image'.padEnd(width)}  ${gens.map((g) => g.padStart(17)).join(' ')}  ${'top1'.padEnd(tw)}${labelled ? '  label' : ''}`;
+  console.log(head.trimEnd());
+  rows.forEach((r, i) => {
+    const p = run.predictions[i]!;
+    const lab = labelled ? `  ${p.label ?? ''}${p.acc === 1 ? ' ok' : ''}` : '';
+    console.log(`${r.image.padEnd(width)}  ${gens.map((g) => (r.meanAbs[g] ?? NaN).toExponential(3).padStart(17)).join(' ')}  ${top1[i]!.padEnd(tw)}${lab}`.trimEnd());
+  });
+  if (rows.length > 1) console.log(`${'mean'.padEnd(width)}  ${gens.map((g) => meanOverImages(run.result.images, g).toExponential(3).padStart(17)).join(' ')}`);
+  const acc = labelledAccuracy(run.predictions);
+  if (acc) console.log(`top-1 accuracy: ${percent(acc)} (${acc.correct}/${acc.labelled} labelled images)`);
+}
+
+/** The demo: per model, accuracy and each generator's mean |L p| over the images. */
+function printDemo(runs: readonly ModelRun[], gens: readonly Generator[]): void {
+  const width = Math.max(5, ...runs.map((r) => r.plan.id.length));
+  const cols = gens.map((g) => g.length);
+  console.log(`mean |L p| over ${runs[0]!.result.images.length} images (lower: more invariant)`);
+  console.log(`${'model'.padEnd(width)}  ${'acc'.padStart(6)}  ${gens.map((g, i) => g.padStart(Math.max(9, cols[i]!))).join('  ')}`);
+  for (const r of runs) {
+    const acc = labelledAccuracy(r.predictions);
+    const cells = gens.map((g, i) => meanOverImages(r.result.images, g).toExponential(2).padStart(Math.max(9, cols[i]!)));
+    console.log(`${r.plan.id.padEnd(width)}  ${(acc ? percent(acc) : '').padStart(6)}  ${cells.join('  ')}`);
   }
 }

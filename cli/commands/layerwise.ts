@@ -7,14 +7,15 @@ import { layerwiseCsv, layerwiseSvg, meanShares } from '../../lee/layerwise-repo
 import { GENERATORS, parseGenerators } from '../../lee/transforms.js';
 import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseCommand } from '../args.js';
-import { INPUT_OPTIONS, interpFlag, loadModel, prepareInputs, DEFAULT_MODEL } from '../inputs.js';
+import { INPUT_OPTIONS, interpFlag, isDemoRun, loadModel, prepareInputs, DEFAULT_MODEL, type LabelledSource } from '../inputs.js';
+import { demoInputs } from '../demo.js';
 import { progress } from '../progress.js';
 
 /** SPEC 5.3: sum_i c_i must equal the end-to-end value to this, relative, in float32. */
 export const ADDITIVITY_TOLERANCE = 1e-4;
 
-export const layerwiseHelp = `lee layerwise [--model NAME] [--weights FILE.safetensors] [--images DIR|FILE ...]
-        [--input FILE.safetensors] [--transform NAME] [--interp bilinear|bicubic]
+export const layerwiseHelp = `lee layerwise [--model NAME|HUB_ID] [--weights FILE.safetensors|DIR] [--images DIR|FILE ...]
+        [--input FILE.safetensors] [--labels FILE] [--transform NAME] [--interp bilinear|bicubic]
         [--batch N] [--chunk N] [--out layers.csv] [--raw contrib.safetensors]
         [--plot layers.svg] [--heads N] [--quiet]
 
@@ -25,11 +26,17 @@ its contribution c_i = J_{>i} L f_i, computed with forward mode, no random probe
 contributions sum to the end-to-end Lie derivative; the relative residual is checked
 per image and any above ${ADDITIVITY_TOLERANCE} is flagged. Prints the layers with the largest share.
 
-  --model      architecture (\`lee models\`); default ${DEFAULT_MODEL}
-  --weights    timm state_dict as safetensors; without it a seeded, randomly
-               initialised model runs (clearly not a trained one)
-  --images     PNG/JPEG files or folders (the model's timm eval preprocessing);
-               without --images/--input the bundled images run
+With no --model, --weights, --images or --input it runs the bundled demo pair: the
+Fashion-MNIST ResNet trained on the images as they are and the one trained with
+random shifts and rotations, on 50 bundled test images, layer by layer side by side.
+
+  --model      an architecture (\`lee models\`) or a Hugging Face hub id, as for lee e2e
+  --weights    a timm checkpoint folder (config.json + model.safetensors) or a timm
+               state_dict as .safetensors for --model (default ${DEFAULT_MODEL}); without
+               weights a seeded, randomly initialised model runs (clearly not a trained one)
+  --images     PNG/JPEG files or folders (the model's timm eval preprocessing; ImageFolder
+               trees as for lee e2e); without --images/--input the bundled images run
+  --labels     class names, one per line, for ImageFolder folders
   --input      safetensors with tensor 'images' [N, 3, H, W], already normalised
   --transform  one generator (default translate_x): ${GENERATORS.join(', ')}
   --interp     bilinear (default, the paper's) or bicubic
@@ -67,36 +74,118 @@ export async function layerwise(argv: string[]): Promise<void> {
   const chunk = intFlag(values.chunk, 'chunk', DEFAULT_CHUNK);
 
   checkOutputs({ out: values.out, plot: values.plot, raw: values.raw });
-  const { plan, source } = await prepareInputs('layerwise', values, f.positionals);
+  const demo = isDemoRun(values);
+  const inputs = demo ? (await demoInputs(DEMO_PAIR)).map((r) => ({ ...r, source: firstPerClass(r.source, DEMO_PER_CLASS) })) : [await prepareInputs('layerwise', values, f.positionals)];
+  if (demo) console.error(`note: the bundled demo pair ${DEMO_PAIR.join(' / ')} on ${inputs[0]!.source.names.length} bundled Fashion-MNIST test images`);
   await init();
-  const model = loadModel(plan);
-  let run: LayerwiseRun;
-  try {
-    run = await runLayerwise(model, source, { transform, interp, batch, chunk, onProgress: progress('layerwise', !!values.quiet, 'passes') });
-  } finally {
-    disposeWeights(model);
+  const runs: { id: string; run: LayerwiseRun }[] = [];
+  for (const { plan, source } of inputs) {
+    const model = loadModel(plan);
+    try {
+      const label = demo ? `layerwise ${plan.id}` : 'layerwise';
+      const run = await runLayerwise(model, source, { transform, interp, batch, chunk, onProgress: progress(label, !!values.quiet, 'passes') });
+      runs.push({ id: plan.id, run });
+    } finally {
+      disposeWeights(model);
+    }
   }
 
-  printSummary(run);
-  const flagged = run.residual.map((r, b) => [r, b] as const).filter(([r]) => !(r < ADDITIVITY_TOLERANCE));
-  if (flagged.length) {
-    const list = flagged.map(([r, b]) => `${run.images[b]} ${r.toExponential(2)}`).join(', ');
-    console.error(`warning: additivity residual above ${ADDITIVITY_TOLERANCE} (the contributions do not sum to the end-to-end value): ${list}`);
+  if (demo) printPair(runs, transform);
+  else printSummary(runs[0]!.run);
+  for (const { id, run } of runs) {
+    const flagged = run.residual.map((r, b) => [r, b] as const).filter(([r]) => !(r < ADDITIVITY_TOLERANCE));
+    if (flagged.length) {
+      const list = flagged.map(([r, b]) => `${run.images[b]} ${r.toExponential(2)}`).join(', ');
+      console.error(`warning: ${demo ? `${id}: ` : ''}additivity residual above ${ADDITIVITY_TOLERANCE} (the contributions do not sum to the end-to-end value): ${list}`);
+    }
   }
-  if (values.out) await writeOutput(values.out, layerwiseCsv(run, plan.name, transform));
-  if (values.plot) await writeOutput(values.plot, layerwiseSvg(run, plan.name, transform));
+  if (values.out) {
+    const parts = runs.map(({ id, run }, i) => layerwiseCsv(run, id, transform).split('\n').slice(i ? 1 : 0).join('\n'));
+    await writeOutput(values.out, parts.join(''));
+  }
+  if (values.plot) await writeOutput(values.plot, stackSvgs(runs.map(({ id, run }) => layerwiseSvg(run, id, transform))));
   if (values.raw) {
-    const n = run.images.length;
-    const shape = [n, run.classes];
-    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
-      logits: { shape, data: run.logits },
-      probs: { shape, data: run.probs },
-      [`lie.${transform}`]: { shape, data: run.lie },
-    };
-    run.layers.forEach((l, i) => (tensors[`contrib.${l.name}`] = { shape, data: run.contributions[i]! }));
-    const layers = JSON.stringify(run.layers.map((l) => ({ name: l.name, type: l.type, order: l.order })));
-    await writeOutput(values.raw, encodeSafetensors(tensors, { model: plan.name, transform, interp, layers, residual: JSON.stringify(run.residual) }));
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    const layers: Record<string, string> = {};
+    for (const { id, run } of runs) {
+      const prefix = demo ? `${id}.` : '';
+      const shape = [run.images.length, run.classes];
+      tensors[`${prefix}logits`] = { shape, data: run.logits };
+      tensors[`${prefix}probs`] = { shape, data: run.probs };
+      tensors[`${prefix}lie.${transform}`] = { shape, data: run.lie };
+      run.layers.forEach((l, i) => (tensors[`${prefix}contrib.${l.name}`] = { shape, data: run.contributions[i]! }));
+      layers[`${prefix}layers`] = JSON.stringify(run.layers.map((l) => ({ name: l.name, type: l.type, order: l.order })));
+      layers[`${prefix}residual`] = JSON.stringify(run.residual);
+    }
+    await writeOutput(values.raw, encodeSafetensors(tensors, { model: runs.map((r) => r.id).join(','), transform, interp, ...layers }));
   }
+}
+
+/** The demo's pair: one family trained on the images as they are and with shifts and
+ * rotations. */
+const DEMO_PAIR = ['fmnist-resnet-canonical', 'fmnist-resnet-augmented'];
+const DEMO_PER_CLASS = 5;
+
+/** The first `k` images of each class, so the demo stays quick. */
+function firstPerClass(source: LabelledSource, k: number): LabelledSource {
+  const keep: number[] = [];
+  const seen = new Map<number | undefined, number>();
+  source.labels.forEach((l, i) => {
+    const c = seen.get(l) ?? 0;
+    if (c < k) keep.push(i);
+    seen.set(l, c + 1);
+  });
+  const [h, w] = source.size;
+  const per = 3 * h * w;
+  return {
+    names: keep.map((i) => source.names[i]!),
+    labels: keep.map((i) => source.labels[i]),
+    size: source.size,
+    load: async (start, end) => {
+      const out = new Float32Array((end - start) * per);
+      for (let j = start; j < end; j++) out.set(await source.load(keep[j]!, keep[j]! + 1), (j - start) * per);
+      return out;
+    },
+  };
+}
+
+/** Several SVG charts one under the other, in one SVG. */
+function stackSvgs(svgs: readonly string[]): string {
+  if (svgs.length === 1) return svgs[0]!;
+  const size = (svg: string) => {
+    const m = /<svg[^>]*width="(\d+(?:\.\d+)?)"[^>]*height="(\d+(?:\.\d+)?)"/.exec(svg);
+    return m ? [Number(m[1]), Number(m[2])] : [800, 600];
+  };
+  let y = 0;
+  const parts = svgs.map((svg) => {
+    const [, h] = size(svg);
+    const part = svg.replace('<svg ', `<svg y="${y}" `);
+    y += h!;
+    return part;
+  });
+  const width = Math.max(...svgs.map((s) => size(s)[0]!));
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}">${parts.join('')}</svg>`;
+}
+
+/** The demo pair side by side: per layer, each model's mean ||c_i||^2 (the paper's
+ * quantity; absolute, so the two models compare), the layers with the largest first. */
+function printPair(runs: readonly { id: string; run: LayerwiseRun }[], transform: string): void {
+  const [a, b] = runs as [{ id: string; run: LayerwiseRun }, { id: string; run: LayerwiseRun }];
+  const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
+  const e2e = (r: LayerwiseRun) => mean(r.images.map((_, i) => {
+    let s = 0;
+    for (let k = 0; k < r.classes; k++) s += Math.abs(r.lie[i * r.classes + k]!);
+    return s / r.classes;
+  }));
+  console.log(`${transform}: mean |L p| ${a.id} ${e2e(a.run).toExponential(3)}, ${b.id} ${e2e(b.run).toExponential(3)} (${a.run.images.length} images)`);
+  const rows = a.run.layers.map((l, i) => ({ l, x: mean(a.run.sqNorm[i]!), y: mean(b.run.sqNorm[i] ?? []) }));
+  const top = [...rows].sort((p, q) => Math.max(q.x, q.y) - Math.max(p.x, p.y)).slice(0, 12);
+  const width = Math.max(5, ...top.map((t) => t.l.name.length));
+  const ca = a.id.replace(/^fmnist-/, '');
+  const cb = b.id.replace(/^fmnist-/, '');
+  console.log(`mean ||c_i||^2 per layer (the layers with the largest first; all ${rows.length} in --out):`);
+  console.log(`${'layer'.padEnd(width)}  ${'type'.padEnd(16)}  ${ca.padStart(18)}  ${cb.padStart(18)}`);
+  for (const t of top) console.log(`${t.l.name.padEnd(width)}  ${t.l.type.padEnd(16)}  ${t.x.toExponential(3).padStart(18)}  ${t.y.toExponential(3).padStart(18)}`);
 }
 
 function printSummary(run: LayerwiseRun): void {
