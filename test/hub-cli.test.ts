@@ -101,6 +101,41 @@ describe('lee e2e --model <hub id>', () => {
   });
 });
 
+describe('labelled ImageFolder trees', () => {
+  const tree = mkdtempSync(join(tmpdir(), 'lee-tree-'));
+  // the resnet fixture's label_names are n00000000 ... n00000009
+  const put = (root: string, folder: string, image: string) => {
+    mkdirSync(join(root, folder), { recursive: true });
+    copyFileSync(join('assets/images', image), join(root, folder, image));
+  };
+
+  it("label images by label_names, integer folders or a --labels file; acc is top-1 correct", async () => {
+    const byName = join(tree, 'names');
+    put(byName, 'n00000003', 'arrow.png');
+    put(byName, '7', 'checker.png');
+    const want = await fixtureLogits('resnet18.lee_mini');
+    const argmax = (row: number) => [...want.subarray(row * 10, row * 10 + 10)].reduce((b, v, k, a) => (v > a[b]! ? k : b), 0);
+    const { plan, logits, names } = await e2e({ model: 'timm/resnet18.lee_mini', images: [byName] });
+    expect(names).toEqual(['7/checker.png', 'n00000003/arrow.png']);
+    const { predictions } = await import('../lee/labels.js');
+    const p = predictions(logits, plan.classes, [7, 3]);
+    // fixture rows: arrow 0, checker 1
+    expect(p.map((x) => x.top1)).toEqual([argmax(1), argmax(0)]);
+    expect(p.map((x) => x.acc)).toEqual([argmax(1) === 7 ? 1 : 0, argmax(0) === 3 ? 1 : 0]);
+    expect(p[0]!.top1Name).toBe(`n0000000${argmax(1)}`);
+
+    const byFile = join(tree, 'file');
+    put(byFile, 'dog', 'disc.png');
+    const labels = join(tree, 'labels.txt');
+    writeFileSync(labels, ['cat', 'bird', 'dog', 'a', 'b', 'c', 'd', 'e', 'f', 'g'].join('\n') + '\n');
+    const run = await prepareInputs('e2e', { model: 'timm/resnet18.lee_mini', images: [byFile], labels, quiet: true }, []);
+    expect(run.source.labels).toEqual([2]);
+    const bad = join(tree, 'bad');
+    put(bad, 'zebra', 'disc.png');
+    expect(await userError(prepareInputs('e2e', { model: 'timm/resnet18.lee_mini', images: [bad], quiet: true }, []))).toMatch(/image folder 'zebra' maps to no class/);
+  });
+});
+
 describe('checkpoint folders that cannot run give one clear line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lee-ckpt-'));
   const src = join(ROOT, 'timm', 'resnet18.lee_mini');
