@@ -13,6 +13,7 @@ import { IMAGENET, countIndexed, preprocess, shapeOf, type ModelSpec } from './s
 
 /** timm's LayerNorm2d: per position, over the C of NCHW. */
 class LayerNorm2d extends LayerNorm {
+  override readonly type = 'LayerNorm2d';
   override forward(x: Dual): Dual {
     return ops.layerNorm(x, this.weight.value, this.bias.value, { eps: this.eps, axis: 'channels' });
   }
@@ -21,6 +22,8 @@ class LayerNorm2d extends LayerNorm {
 /** timm's Mlp with use_conv=True (the conv_mlp variant): the same fc1 -> GELU -> fc2
  * as 1x1 convs on NCHW, weights [4C, C, 1, 1] / [C, 4C, 1, 1]. */
 class ConvMlp extends Module {
+  /** timm's class is `Mlp` either way */
+  readonly type = 'Mlp';
   readonly fc1: Conv2d;
   readonly act = new GELU();
   readonly drop1 = new Dropout();
@@ -32,10 +35,6 @@ class ConvMlp extends Module {
     this.fc1 = new Conv2d(dim, hidden, 1, { bias: true });
     this.fc2 = new Conv2d(hidden, dim, 1, { bias: true });
   }
-  /** timm's class is `Mlp` either way */
-  override get type(): string {
-    return 'Mlp';
-  }
   forward(x: Dual): Dual {
     const h = this.norm.forward(this.drop1.forward(this.act.forward(this.fc1.forward(x))));
     return this.drop2.forward(this.fc2.forward(h));
@@ -45,6 +44,7 @@ class ConvMlp extends Module {
 /** x + gamma * mlp(norm(conv_dw(x))), gamma per channel. Without conv_mlp the norm and
  * MLP run channels-last: permute NCHW -> NHWC and back, as timm does. */
 class ConvNeXtBlock extends Module {
+  readonly type = 'ConvNeXtBlock';
   /** layer scale [C] (first in timm's state_dict order); absent when ls_init_value=None */
   readonly gamma?: Param;
   readonly conv_dw: Conv2d;
@@ -83,6 +83,7 @@ class ConvNeXtBlock extends Module {
 /** Stage 0 keeps the stem's resolution (`downsample` Identity); later stages start
  * with `downsample` = LayerNorm2d(in) -> Conv2d(in, out, 2, stride 2). */
 class ConvNeXtStage extends Module {
+  readonly type = 'ConvNeXtStage';
   readonly downsample: Module;
   readonly blocks: ConvNeXtBlock[];
   constructor(inChans: number, dim: number, stride: number, depth: number, hidden: number, convMlp: boolean, layerScale: boolean) {
@@ -101,6 +102,7 @@ class ConvNeXtStage extends Module {
 /** timm's NormMlpClassifierHead (head_norm_first False): global avg pool keeping
  * [B, C, 1, 1] -> LayerNorm2d -> flatten -> fc. */
 class NormMlpClassifierHead extends Module {
+  readonly type = 'NormMlpClassifierHead';
   readonly global_pool = new SelectAdaptivePool2d(false);
   readonly norm: LayerNorm2d;
   readonly flatten = new Flatten(1);
@@ -131,6 +133,7 @@ export interface ConvNeXtConfig {
 }
 
 export class ConvNeXt extends Module {
+  readonly type = 'ConvNeXt';
   readonly stem: Sequential;
   readonly stages: ConvNeXtStage[];
   readonly norm_pre = new Identity();

@@ -6,6 +6,7 @@ import { Module, Param, param } from './module.js';
 
 /** nn.Conv2d with square kernel; no bias unless asked (timm's ResNets have none). */
 export class Conv2d extends Module {
+  readonly type = 'Conv2d';
   readonly weight: Param;
   readonly bias?: Param;
   constructor(
@@ -31,6 +32,7 @@ export class Conv2d extends Module {
 
 /** nn.BatchNorm2d in eval mode: running statistics, never batch statistics. */
 export class BatchNorm2d extends Module {
+  readonly type = 'BatchNorm2d';
   readonly weight: Param;
   readonly bias: Param;
   readonly running_mean: Param;
@@ -55,6 +57,7 @@ export class BatchNorm2d extends Module {
 
 /** nn.Linear over the last axis: y = x W^T + b, weight [out, in]. */
 export class Linear extends Module {
+  readonly type = 'Linear';
   readonly weight: Param;
   readonly bias?: Param;
   constructor(inFeatures: number, outFeatures: number, bias = true) {
@@ -71,6 +74,7 @@ export class Linear extends Module {
 }
 
 export class ReLU extends Module {
+  readonly type = 'ReLU';
   forward(x: Dual): Dual {
     return ops.relu(x);
   }
@@ -79,6 +83,7 @@ export class ReLU extends Module {
 /** nn.Identity; also stands for eval-mode Dropout / DropPath / DropBlock slots, which
  * timm keeps as modules (they appear in its leaf lists). */
 export class Identity extends Module {
+  readonly type: string = 'Identity';
   forward(x: Dual): Dual {
     return x;
   }
@@ -86,6 +91,7 @@ export class Identity extends Module {
 
 /** nn.MaxPool2d, square window; padding counts as -inf as in PyTorch. */
 export class MaxPool2d extends Module {
+  readonly type = 'MaxPool2d';
   constructor(
     readonly kernel: number,
     readonly stride = kernel,
@@ -99,6 +105,7 @@ export class MaxPool2d extends Module {
 }
 
 export class AdaptiveAvgPool2d extends Module {
+  readonly type = 'AdaptiveAvgPool2d';
   constructor(readonly output: number | [number, number]) {
     super();
   }
@@ -109,6 +116,7 @@ export class AdaptiveAvgPool2d extends Module {
 
 /** nn.Flatten: axes start_dim..end of NCHW into one (default: all but the batch). */
 export class Flatten extends Module {
+  readonly type = 'Flatten';
   constructor(readonly startDim = 1) {
     super();
   }
@@ -121,6 +129,7 @@ export class Flatten extends Module {
  * nn.Flatten(1) when the head flattens here (ResNet) and Identity when it does not
  * (ConvNeXt keeps [B, C, 1, 1] for its head norm). */
 export class SelectAdaptivePool2d extends Module {
+  readonly type = 'SelectAdaptivePool2d';
   readonly pool = new AdaptiveAvgPool2d(1);
   readonly flatten: Module;
   constructor(flatten = true) {
@@ -167,6 +176,7 @@ function blurFilter(channels: number, filtSize: number): Tensor {
  * at `stride`. The filter is a constant, non-persistent buffer in timm, so it is no
  * Param here: it is not in the state_dict walk and never loaded from a file. */
 export class BlurPool2d extends Module {
+  readonly type = 'BlurPool2d';
   readonly padding: number;
 
   constructor(

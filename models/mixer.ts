@@ -14,6 +14,7 @@ import { INCEPTION, countIndexed, preprocess, shapeOf, type ModelSpec } from './
 /** x = x + mlp_tokens(norm1(x)^T)^T; x = x + mlp_channels(norm2(x)). The token MLP
  * runs on [B, D, N], so its fc1 maps N tokens to int(0.5 D) hidden units. */
 class MixerBlock extends Module {
+  readonly type = 'MixerBlock';
   readonly norm1: LayerNorm;
   readonly mlp_tokens: Mlp;
   /** one module that timm calls on both residual branches */
@@ -54,6 +55,7 @@ export interface MixerConfig {
 }
 
 export class MlpMixer extends Module {
+  readonly type = 'MlpMixer';
   readonly stem: PatchEmbed;
   readonly blocks: MixerBlock[];
   readonly norm: LayerNorm;

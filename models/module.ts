@@ -53,10 +53,9 @@ export abstract class Module {
     return null;
   }
 
-  /** timm's class name for reports (`Conv2d`, `Attention`). */
-  get type(): string {
-    return this.constructor.name;
-  }
+  /** timm's class name for reports (`Conv2d`, `Attention`), spelled out in every class:
+   * a minifier renames classes, so `constructor.name` would not survive a web build. */
+  abstract readonly type: string;
 
   /** Direct children and weights, by field name, in declaration order. */
   entries(): [string, Module | Param][] {
@@ -75,6 +74,7 @@ export abstract class Module {
 
 /** A list of modules applied in order, named 0, 1, ... like nn.Sequential. */
 export class Sequential extends Module {
+  readonly type = 'Sequential';
   readonly items: Module[];
   constructor(items: Module[]) {
     super();

@@ -23,6 +23,7 @@ function downsample(inCh: number, outCh: number, stride: number): Sequential | u
 
 /** resnet18/34: two 3x3 convs, stride (or blur) on the first. */
 export class BasicBlock extends Module {
+  readonly type = 'BasicBlock';
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly drop_block = new Identity();
@@ -55,6 +56,7 @@ export class BasicBlock extends Module {
 /** resnet50+: 1x1 reduce to `width`, 3x3 at the stride (or blur), 1x1 expand to `outCh`
  * (4 planes; wide_resnet50_2 doubles `width` only). */
 export class Bottleneck extends Module {
+  readonly type = 'Bottleneck';
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly act1 = new ReLU();
@@ -112,6 +114,7 @@ export interface ResNetConfig {
 const STAGE_STRIDES = [1, 2, 2, 2];
 
 export class ResNet extends Module {
+  readonly type = 'ResNet';
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly act1 = new ReLU();

@@ -8,6 +8,7 @@ import { Conv2d, Identity, Linear } from './layers.js';
 /** nn.LayerNorm over the last axis: biased variance, eps inside the square root. timm's
  * ViT, DeiT, Mixer and ConvNeXt all build it with eps 1e-6 (torch's default is 1e-5). */
 export class LayerNorm extends Module {
+  readonly type: string = 'LayerNorm';
   readonly weight: Param;
   readonly bias: Param;
   constructor(
@@ -25,6 +26,7 @@ export class LayerNorm extends Module {
 
 /** nn.GELU(): the exact erf form, timm's default everywhere (never the tanh form). */
 export class GELU extends Module {
+  readonly type = 'GELU';
   forward(x: Dual): Dual {
     return ops.gelu(x);
   }
@@ -32,11 +34,14 @@ export class GELU extends Module {
 
 /** nn.Dropout in eval mode: the identity, kept as a module because timm's module tree
  * (and so the layerwise report) has it under this type. */
-export class Dropout extends Identity {}
+export class Dropout extends Identity {
+  override readonly type = 'Dropout';
+}
 
 /** timm's Mlp (timm/layers/mlp.py): fc1 -> act -> drop1 -> norm -> fc2 -> drop2 over the
  * last axis; `norm` is an Identity unless a norm layer is asked for (never in ViT). */
 export class Mlp extends Module {
+  readonly type = 'Mlp';
   readonly fc1: Linear;
   readonly act = new GELU();
   readonly drop1 = new Dropout();
@@ -58,6 +63,7 @@ export class Mlp extends Module {
  * row-major patch order (timm's PatchEmbed, shared by ViT/DeiT and the Mixer's `stem`);
  * `norm` is an Identity in every model here. */
 export class PatchEmbed extends Module {
+  readonly type = 'PatchEmbed';
   readonly proj: Conv2d;
   readonly norm = new Identity();
   constructor(inChans: number, dim: number, patch: number) {

@@ -18,6 +18,7 @@ import { IMAGENET, INCEPTION, countIndexed, preprocess, shapeOf, type ModelSpec 
  * that reads q, k, v out of the qkv output in place: five layout copies per block
  * (each also carrying K tangents) would cost more than the attention itself. */
 export class Attention extends Module {
+  readonly type = 'Attention';
   readonly qkv: Linear;
   /** Identities on q and k (qk_norm False). The fused kernel never materialises q and
    * k, nor the N x N matrix that `attn_drop` acts on in timm's explicit path, so these
@@ -57,6 +58,7 @@ export class Attention extends Module {
 /** Pre-norm residual block: x + attn(norm1(x)), then x + mlp(norm2(x)). `ls1/ls2`
  * (layer scale) and `drop_path1/2` are identities (init_values None, eval mode). */
 export class Block extends Module {
+  readonly type = 'Block';
   readonly norm1: LayerNorm;
   readonly attn: Attention;
   readonly ls1 = new Identity();
@@ -107,6 +109,7 @@ const token = (x: Dual, i: number): Dual => {
 
 /** ViT with class token and 'token' pooling; `head` is an Identity without classes. */
 export class VisionTransformer extends Module {
+  readonly type: string = 'VisionTransformer';
   readonly cls_token: Param;
   readonly pos_embed: Param;
   readonly patch_embed: PatchEmbed;
@@ -174,6 +177,7 @@ export class VisionTransformer extends Module {
  * class token and `head_dist` on the distillation token. `fc_norm` and `head_drop` exist
  * (timm builds them) but are never called. */
 export class VisionTransformerDistilled extends VisionTransformer {
+  override readonly type = 'VisionTransformerDistilled';
   readonly dist_token: Param;
   readonly head_dist: Module;
 

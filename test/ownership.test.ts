@@ -15,6 +15,7 @@ import { FIXTURES, fixtureModel, fixtures } from './helpers/parity.js';
 
 /** The model, failing on its `failAt`-th forward call, after its own work is done. */
 class FailingAt extends Module {
+  readonly type = 'FailingAt';
   calls = 0;
   constructor(
     readonly inner: Module,
