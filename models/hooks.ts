@@ -26,9 +26,18 @@ function call(layer: LayerCall, fn: (x: Dual) => Dual, x: Dual): Dual {
   return hook(k === 0 ? layer : { ...layer, name: `${layer.name}#${k}` }, fn, x);
 }
 
-/** A functional layer: `fn(x)`, seen by an active hook under `name`. */
-export function layerOp(name: string, type: string, fn: (x: Dual) => Dual, x: Dual, layouts?: LayerLayouts): Dual {
-  return call({ name, type, layouts }, fn, x);
+/** A functional layer: `fn(x)`, seen by an active hook under `name`. `affineFeatureAxis`
+ * as Module's, for an operation that is one affine map per position (the batch norm
+ * inside timm's BatchNormAct2d). */
+export function layerOp(
+  name: string,
+  type: string,
+  fn: (x: Dual) => Dual,
+  x: Dual,
+  layouts?: LayerLayouts,
+  affineFeatureAxis: 1 | -1 | null = null,
+): Dual {
+  return call({ name, type, layouts, affineFeatureAxis }, fn, x);
 }
 
 /** The modules that are layers: leaves (no child modules) and atomic modules, whose

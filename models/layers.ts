@@ -4,7 +4,11 @@ import { Module, Param, param } from './module.js';
 /** Leaf layers shared by the model families. Class names are torch's / timm's (they
  * are the module types in layerwise reports); fields are their state_dict names. */
 
-/** nn.Conv2d with square kernel; no bias unless asked (timm's ResNets have none). */
+type IntPair = number | [number, number];
+const all = (v: IntPair, d: number) => (typeof v === 'number' ? [v] : v).every((x) => x === d);
+
+/** nn.Conv2d, kernel square or [kh, kw] (Inception's 1x7 / 7x1); no bias unless asked
+ * (timm's ResNets have none). */
 export class Conv2d extends Module {
   readonly type = 'Conv2d';
   readonly weight: Param;
@@ -12,17 +16,18 @@ export class Conv2d extends Module {
   constructor(
     inChannels: number,
     outChannels: number,
-    kernel: number,
-    readonly options: { stride?: number; padding?: number; dilation?: number; groups?: number; bias?: boolean } = {},
+    kernel: IntPair,
+    readonly options: { stride?: IntPair; padding?: IntPair; dilation?: number; groups?: number; bias?: boolean } = {},
   ) {
     super();
     const groups = options.groups ?? 1;
-    this.weight = param(outChannels, inChannels / groups, kernel, kernel);
+    const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel;
+    this.weight = param(outChannels, inChannels / groups, kh, kw);
     if (options.bias) this.bias = param(outChannels);
   }
   override get affineFeatureAxis(): 1 | null {
     const [, , kh, kw] = this.weight.shape;
-    return kh === 1 && kw === 1 && (this.options.stride ?? 1) === 1 && (this.options.padding ?? 0) === 0 ? 1 : null;
+    return kh === 1 && kw === 1 && all(this.options.stride ?? 1, 1) && all(this.options.padding ?? 0, 0) ? 1 : null;
   }
   forward(x: Dual): Dual {
     const { stride, padding, dilation, groups } = this.options;
