@@ -18,7 +18,10 @@ every generator in GENERATORS (bilinear sampling) and the fixture's `input` imag
      `<name>#1`;
    - the functional ops that are not exactly equivariant, injected by minimal monkeypatches
      of the parent's forward: `pos_embed` (ViT/DeiT: `x + pos_embed` after the token
-     concatenation) and `global_pool` (Mixer: mean over tokens).
+     concatenation) and `global_pool` (Mixer: mean over tokens);
+   - timm's BatchNormAct2d's own batch norm (it has children `drop` and `act`, so it is no
+     leaf): a functional layer under the module's name, type BatchNormAct2d;
+   - ConViT's GPSA and MHSA are one layer each, as timm's `Attention`.
    Functional ops left out because they are exactly equivariant under the G's below:
    residual adds (G is linear and both summands share a layout), ConvNeXt's per-channel
    `gamma` multiply, permutes / transposes / flatten between layouts (same grid, same
@@ -67,6 +70,7 @@ from pathlib import Path
 
 import torch
 import torch.autograd.forward_ad as fwAD
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_model_fixtures import read_safetensors, write_safetensors  # noqa: E402
@@ -173,9 +177,12 @@ class Probe:
         return out
 
 
+ATOMIC = ('Attention', 'GPSA', 'MHSA')  # attention modules that are one layer (ConViT's two kinds)
+
+
 def instrument(model, family, probe):
     """Forward hooks on the layers; monkeypatches for the functional layers."""
-    attn = [n for n, m in model.named_modules() if type(m).__name__ == 'Attention']
+    attn = [n for n, m in model.named_modules() if type(m).__name__ in ATOMIC]
     for name, m in model.named_modules():
         if not name or any(name.startswith(a + '.') for a in attn):
             continue
@@ -184,6 +191,19 @@ def instrument(model, family, probe):
                 assert len(inp) == 1
                 return probe(name, type(mod).__name__, mod, inp[0], out)
             m.register_forward_hook(hook)
+
+    # timm's BatchNormAct2d (ConvNormAct's `bn`, EfficientNet, DenseNet) subclasses
+    # BatchNorm2d and has children (drop, act): its batch norm is the module's own
+    # computation, so it is a functional layer under the module's name, before the leaves
+    for name, m in model.named_modules():
+        if type(m).__name__ == 'BatchNormAct2d':
+            assert not m.training and m.track_running_stats
+
+            def bn_act(x, m=m, name=name):
+                def bn(h):
+                    return F.batch_norm(h, m.running_mean, m.running_var, m.weight, m.bias, False, 0., m.eps)
+                return m.act(m.drop(probe(name, 'BatchNormAct2d', bn, x, bn(x))))
+            m.forward = bn_act
 
     if family in ('vision_transformer', 'deit'):
         assert not model.dynamic_img_size and not model.no_embed_class
