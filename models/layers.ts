@@ -109,6 +109,23 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** nn.AvgPool2d, square window; zero padding, counted in the divisor unless
+ * `countIncludePad` is false (Inception v4's branch pools, ResNet-D's shortcut). */
+export class AvgPool2d extends Module {
+  readonly type = 'AvgPool2d';
+  constructor(
+    readonly kernel: number,
+    readonly stride = kernel,
+    readonly padding = 0,
+    readonly options: { ceilMode?: boolean; countIncludePad?: boolean } = {},
+  ) {
+    super();
+  }
+  forward(x: Dual): Dual {
+    return ops.avgPool2d(x, { kernel: this.kernel, stride: this.stride, padding: this.padding, ...this.options });
+  }
+}
+
 export class AdaptiveAvgPool2d extends Module {
   readonly type = 'AdaptiveAvgPool2d';
   constructor(readonly output: number | [number, number]) {
