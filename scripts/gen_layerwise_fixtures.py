@@ -21,10 +21,14 @@ every generator in GENERATORS (bilinear sampling) and the fixture's `input` imag
      concatenation) and `global_pool` (Mixer: mean over tokens);
    - timm's BatchNormAct2d's own batch norm (it has children `drop` and `act`, so it is no
      leaf): a functional layer under the module's name, type BatchNormAct2d;
-   - ConViT's GPSA and MHSA are one layer each, as timm's `Attention`.
+   - ConViT's GPSA and MHSA are one layer each, as timm's `Attention`;
+   - the spatial mean (squeeze) of every SqueezeExcite / SEModule, `<se>.pool`, type
+     spatial_mean, and VGG ConvMlp's adaptive average pool up to its 7x7 kernel (maps
+     smaller than 7x7 only), `pre_logits.pool`, type adaptive_avg_pool2d.
    Functional ops left out because they are exactly equivariant under the G's below:
    residual adds (G is linear and both summands share a layout), ConvNeXt's per-channel
-   `gamma` multiply, permutes / transposes / flatten between layouts (same grid, same
+   `gamma` multiply, the squeeze-excitation gate `x * gate` (the gate [B, C, 1, 1] has
+   G = 0), DenseNet's channel concatenations, permutes / transposes / flatten between layouts (same grid, same
    normalised coordinates), the concatenation of constant cls / dist tokens (prefix tokens
    have G = 0), ViT's `x[:, 0]` token pool (reads a prefix token only), DeiT's head average
    (non-image in and out).
@@ -180,6 +184,39 @@ class Probe:
 ATOMIC = ('Attention', 'GPSA', 'MHSA')  # attention modules that are one layer (ConViT's two kinds)
 
 
+def se_forward(m, name, probe):
+    """timm's SqueezeExcite (EfficientNet blocks) / SEModule (ResNet-RS) forward, its spatial
+    mean (the squeeze) a layer of its own, `<name>.pool`."""
+    def pool(h):
+        return h.mean((2, 3), keepdim=True)
+
+    def forward(x):
+        s = probe(f'{name}.pool', 'spatial_mean', pool, x, pool(x))
+        if hasattr(m, 'conv_reduce'):
+            s = m.conv_expand(m.act1(m.conv_reduce(s)))
+        else:
+            assert not m.add_maxpool
+            s = m.fc2(m.act(m.bn(m.fc1(s))))
+        return x * m.gate(s)   # equivariant: the gate [B, C, 1, 1] is not image-like (G = 0)
+    return forward
+
+
+def conv_mlp_forward(m, name, probe):
+    """timm's VGG ConvMlp forward, its adaptive pool up to the 7x7 kernel (maps smaller than
+    7x7 only) a layer of its own, `<name>.pool`."""
+    k = m.input_kernel_size
+
+    def forward(x):
+        if x.shape[-2] < k or x.shape[-1] < k:
+            size = (max(k, x.shape[-2]), max(k, x.shape[-1]))
+
+            def pool(h):
+                return F.adaptive_avg_pool2d(h, size)
+            x = probe(f'{name}.pool', 'adaptive_avg_pool2d', pool, x, pool(x))
+        return m.act2(m.fc2(m.drop(m.act1(m.fc1(x)))))
+    return forward
+
+
 def instrument(model, family, probe):
     """Forward hooks on the layers; monkeypatches for the functional layers."""
     attn = [n for n, m in model.named_modules() if type(m).__name__ in ATOMIC]
@@ -204,6 +241,10 @@ def instrument(model, family, probe):
                     return F.batch_norm(h, m.running_mean, m.running_var, m.weight, m.bias, False, 0., m.eps)
                 return m.act(m.drop(probe(name, 'BatchNormAct2d', bn, x, bn(x))))
             m.forward = bn_act
+        if type(m).__name__ in ('SqueezeExcite', 'SEModule'):
+            m.forward = se_forward(m, name, probe)
+        if family == 'vgg' and type(m).__name__ == 'ConvMlp':
+            m.forward = conv_mlp_forward(m, name, probe)
 
     if family in ('vision_transformer', 'deit'):
         assert not model.dynamic_img_size and not model.no_embed_class

@@ -49,7 +49,6 @@ fixtures with their worst check values (per interpolation, over generators and i
 """
 import argparse
 import copy
-import importlib
 import json
 import sys
 import time
@@ -59,8 +58,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_model_fixtures import (build_narrow_resnet, no_inplace, read_safetensors,  # noqa: E402
-                                resolve_kwargs, write_safetensors)
+from gen_model_fixtures import build_timm, no_inplace, read_safetensors, write_safetensors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERPS = ('bilinear', 'bicubic')
@@ -224,11 +222,8 @@ def checks_for(model, x, gen, interp, dp, gx):
 def load_model(entry, models_dir):
     """timm's model for a fixture entry, with the fixture weights, float64, eval."""
     family = entry['timm_class'].split('.')[2]
-    cls = entry['timm_class'].split('.')[-1]
-    mod = importlib.import_module(f'timm.models.{family}')
-    kw = resolve_kwargs(entry['kwargs'])
-    channels = entry.get('patch', {}).get('channels')
-    model = build_narrow_resnet(mod, kw, channels) if channels else getattr(mod, cls)(**kw)
+    factory = entry.get('factory') or entry['timm_class'].split('.')[-1]
+    model = build_timm(family, factory, entry['kwargs'], entry.get('patch', {}))
     no_inplace(model)
     state, _ = read_safetensors(models_dir / entry['weights'])
     model.load_state_dict(state, strict=True)

@@ -5,7 +5,10 @@ Run (Debian's torch 1.13; timm is source, not installed, not vendored):
     /usr/bin/python3 scripts/gen_model_fixtures.py --timm /path/to/timm-v0.9.16 \
         [--out test/fixtures/models]
 
-It rewrites every fixture (a few seconds on 2 cores); the output is deterministic.
+It rewrites every fixture (a few seconds on 2 cores); the output is deterministic on one
+machine and thread count, not across them (BatchNorm calibration sums in float32), so
+`--only NAME,...` regenerates just those and keeps the other files and manifest entries.
+The fixtures from `vgg_bn_mini` on were written with `torch.set_num_threads(2)`.
 
 For each small configuration in CONFIGS it writes
   <name>.safetensors     exactly model.state_dict(): float32 tensors, except
@@ -30,7 +33,11 @@ std, variance times U(0.5, 2)), classifier heads scaled to a logit std of about 
 timm 0.9.16's ResNet hardcodes stage widths [64, 128, 256, 512]; a full-width ResNet
 does not fit the fixture budget, so the ResNet fixtures narrow the stages by wrapping
 timm's own `make_blocks` (metadata `patch` = {"channels": [...]}). Everything else, block
-code and forward included, is timm's. The stem stays 64 wide.
+code and forward included, is timm's. The stem stays 64 wide (ResNet-D/RS: `stem_width`).
+VGG's ConvMlp head is hardcoded 4096 wide; its fixtures rebuild `pre_logits` and `head` with
+timm's own classes at `num_features` (patch = {"num_features": N}). EfficientNet and
+MobileNetV2 are built by timm's `_gen_efficientnet` / `_gen_mobilenet_v2` (entry `factory`)
+with small width and depth multipliers, so timm's own scaling rules make them small.
 """
 import argparse
 import copy
@@ -75,9 +82,40 @@ CONFIGS = [
          kwargs=dict(dims=[16, 32, 48, 64], depths=[1, 1, 2, 1])),
     dict(name='convnext_convmlp_mini', arch='convnext_atto', module='convnext', cls='ConvNeXt', img=64,
          kwargs=dict(dims=[16, 32, 48, 64], depths=[1, 1, 2, 1], conv_mlp=True)),
+    # Later families carry their own seed, so their fixtures do not move when others are added.
+    # VGG: timm's own cfg lists, its ConvMlp head narrowed (patch num_features; timm hardcodes
+    # 4096). vgg_bn_mini's 3x3 map takes ConvMlp's adaptive-pool-to-7x7 branch, vgg_mini's 8x8
+    # map the direct 7x7 conv (a 2x2 output, pooled by the head).
+    dict(name='vgg_bn_mini', arch='vgg11_bn', module='vgg', cls='VGG', img=48, seed=2001,
+         kwargs=dict(cfg=[16, 'M', 24, 'M', 32, 32, 'M', 40, 'M'], norm_layer='BatchNorm2d'),
+         patch=dict(num_features=48)),
+    dict(name='vgg_mini', arch='vgg16', module='vgg', cls='VGG', img=64, seed=2002,
+         kwargs=dict(cfg=[16, 16, 'M', 24, 'M', 32, 'M']), patch=dict(num_features=40)),
+    # ResNet-D (deep stem, average-pool shortcut) and ResNet-RS (+ conv stem pool, SE 1/4)
+    dict(name='resnet50d_mini', arch='resnet50d', module='resnet', cls='ResNet', img=64, seed=2003,
+         kwargs=dict(block='Bottleneck', layers=[1, 1, 2, 1], stem_width=16, stem_type='deep', avg_down=True),
+         channels=[16, 24, 32, 40]),
+    dict(name='resnetrs_mini', arch='resnetrs101', module='resnet', cls='ResNet', img=64, seed=2004,
+         kwargs=dict(block='Bottleneck', layers=[1, 2, 1, 1], stem_width=16, stem_type='deep',
+                     replace_stem_pool=True, avg_down=True, block_args=dict(attn_layer='se:0.25')),
+         channels=[16, 24, 32, 40]),
+    # DenseNet-BC: tiny growth and blocks; densenetblur121d's deep stem and blurred stem pool
+    dict(name='densenet_mini', arch='densenet121', module='densenet', cls='DenseNet', img=64, seed=2005,
+         kwargs=dict(growth_rate=8, block_config=[2, 2, 2, 1], bn_size=2)),
+    dict(name='densenetblur_mini', arch='densenetblur121d', module='densenet', cls='DenseNet', img=64, seed=2006,
+         kwargs=dict(growth_rate=8, block_config=[1, 2, 1, 1], bn_size=2, stem_type='deep', aa_layer='BlurPool2d')),
+    # EfficientNet / MobileNetV2 through timm's own generators (arch strings, width and depth
+    # multipliers), scaled down by the multipliers
+    dict(name='efficientnet_mini', arch='efficientnet_b0', module='efficientnet', cls='EfficientNet',
+         factory='_gen_efficientnet', img=64, seed=2007, calib=32,
+         kwargs=dict(variant='efficientnet_b0', channel_multiplier=0.25, depth_multiplier=0.5)),
+    dict(name='mobilenetv2_mini', arch='mobilenetv2_110d', module='efficientnet', cls='EfficientNet',
+         factory='_gen_mobilenet_v2', img=64, seed=2008, calib=32,
+         kwargs=dict(variant='mobilenetv2_110d', channel_multiplier=0.25, depth_multiplier=0.5, fix_stem_head=True)),
 ]
 HEADS = {'resnet': ['fc'], 'vision_transformer': ['head'], 'deit': ['head', 'head_dist'],
-         'mlp_mixer': ['head'], 'convnext': ['head.fc']}
+         'mlp_mixer': ['head'], 'convnext': ['head.fc'], 'vgg': ['head.fc'], 'densenet': ['classifier'],
+         'efficientnet': ['classifier']}
 
 # every architecture the spec names (section 4): their timm eval preprocessing goes in the manifest
 NAMED_ARCHS = (
@@ -86,7 +124,13 @@ NAMED_ARCHS = (
     + [f'vit_{s}_patch{p}_224' for s in ('tiny', 'small', 'base', 'large') for p in (16, 32)]
     + [f'deit_{s}{d}_patch16_224' for s in ('tiny', 'small', 'base') for d in ('', '_distilled')]
     + ['mixer_s16_224', 'mixer_s32_224', 'mixer_b16_224', 'mixer_b32_224', 'mixer_l16_224']
-    + [f'convnext_{s}' for s in ('atto', 'femto', 'pico', 'nano', 'tiny', 'small', 'base')])
+    + [f'convnext_{s}' for s in ('atto', 'femto', 'pico', 'nano', 'tiny', 'small', 'base')]
+    + [f'vgg{d}{bn}' for d in (11, 13, 16, 19) for bn in ('', '_bn')]
+    + ['resnet50d', 'resnet101d', 'resnet152d', 'resnetrs101', 'resnetrs152', 'tv_resnet34', 'tv_resnet50',
+       'tv_resnet101', 'tv_resnet152', 'wide_resnet101_2']
+    + ['densenet121', 'densenet161', 'densenet169', 'densenet201', 'tv_densenet121', 'densenetblur121d']
+    + [f'efficientnet_b{i}' for i in range(5)]
+    + ['mobilenetv2_100', 'mobilenetv2_110d', 'mobilenetv2_120d', 'mobilenetv2_140'])
 
 
 # ---------------------------------------------------------------- safetensors
@@ -131,21 +175,53 @@ def read_safetensors(path):
 # ---------------------------------------------------------------- building
 
 def build(cfg):
+    kw = dict(cfg['kwargs'], num_classes=NUM_CLASSES)
+    patch = {'channels': cfg['channels']} if cfg.get('channels') else cfg.get('patch', {})
+    return build_timm(cfg['module'], cfg.get('factory', cfg['cls']), kw, patch)
+
+
+def build_timm(module, factory, kwargs, patch):
+    """timm.models.<module>.<factory>(**kwargs) (a class or one of timm's _gen_* builders),
+    then the fixture's `patch`: narrowed ResNet stages, a narrowed VGG head."""
     import importlib
-    mod = importlib.import_module(f"timm.models.{cfg['module']}")
-    kw = resolve_kwargs(cfg['kwargs'])
-    kw['num_classes'] = NUM_CLASSES
-    if cfg.get('channels'):
-        return build_narrow_resnet(mod, kw, cfg['channels'])
-    return getattr(mod, cfg['cls'])(**kw)
+    mod = importlib.import_module(f'timm.models.{module}')
+    kw = resolve_kwargs(kwargs)
+    if patch.get('channels'):
+        return build_narrow_resnet(mod, kw, patch['channels'])
+    model = getattr(mod, factory)(**kw)
+    if patch.get('num_features'):
+        narrow_vgg_head(mod, model, patch['num_features'], kw['num_classes'])
+    return model
 
 
 def resolve_kwargs(kwargs):
-    from timm.layers import BlurPool2d
+    """JSON kwargs to timm's: class names, and `attn_layer` 'se:<rd_ratio>' for ResNet-RS's
+    partial(get_attn('se'), rd_ratio=...)."""
+    from functools import partial
+    from timm.layers import BlurPool2d, get_attn
     from timm.models.resnet import BasicBlock, Bottleneck
-    names = dict(BasicBlock=BasicBlock, Bottleneck=Bottleneck, BlurPool2d=BlurPool2d)
-    return {k: names.get(v, v) if isinstance(v, str) and k in ('block', 'aa_layer') else v
-            for k, v in kwargs.items()}
+    names = dict(BasicBlock=BasicBlock, Bottleneck=Bottleneck, BlurPool2d=BlurPool2d, BatchNorm2d=nn.BatchNorm2d)
+
+    def attn(v):
+        kind, ratio = v.split(':')
+        return partial(get_attn(kind), rd_ratio=float(ratio))
+    out = {}
+    for k, v in kwargs.items():
+        if isinstance(v, str) and k in ('block', 'aa_layer', 'norm_layer'):
+            v = names.get(v, v)
+        elif k == 'block_args':
+            v = {a: attn(b) if a == 'attn_layer' else b for a, b in v.items()}
+        out[k] = v
+    return out
+
+
+def narrow_vgg_head(vgg_mod, model, num_features, num_classes):
+    """timm's VGG with ConvMlp (pre_logits) `num_features` wide instead of the hardcoded 4096."""
+    in_chs = model.pre_logits.fc1.in_channels
+    model.pre_logits = vgg_mod.ConvMlp(in_chs, num_features, 7, mlp_ratio=1.0, drop_rate=0.,
+                                       act_layer=nn.ReLU, conv_layer=nn.Conv2d)
+    model.num_features = num_features
+    model.reset_classifier(num_classes)
 
 
 def build_narrow_resnet(resnet_mod, kw, channels):
@@ -275,8 +351,10 @@ def reference(model, x, t):
 # ---------------------------------------------------------------- writing
 
 def preprocessing(arch):
+    """timm's eval config of the default tag; a deprecated name (tv_resnet50) is its target's."""
     from timm.models import get_pretrained_cfg
-    c = get_pretrained_cfg(arch)
+    from timm.models._registry import get_deprecated_models
+    c = get_pretrained_cfg(get_deprecated_models().get(arch) or arch)
     if c is None:
         return None
     return dict(tag=c.tag, input_size=list(c.input_size), crop_pct=c.crop_pct, crop_mode=c.crop_mode,
@@ -285,12 +363,14 @@ def preprocessing(arch):
 
 
 def make_fixture(cfg, index, out_dir):
-    torch.manual_seed(1000 + index)
+    torch.manual_seed(cfg.get('seed', 1000 + index))
     model = build(cfg)
     no_inplace(model)
     family = cfg['module']
     img = cfg['img']
-    calib_x = torch.randn(4, 3, img, img)
+    # deep, narrow nets with 2x2 maps at the end (EfficientNet) need more images for BN
+    # statistics that hold for the fixture's own input
+    calib_x = torch.randn(cfg.get('calib', 4), 3, img, img)
     randomise(model, family, calib_x)
     model.eval()
     x, t = torch.randn(BATCH, 3, img, img), torch.randn(BATCH, 3, img, img)
@@ -302,8 +382,9 @@ def make_fixture(cfg, index, out_dir):
     uncalled = [n for n, m in model.named_modules() if n and next(m.children(), None) is None and n not in called]
 
     name = cfg['name']
-    patch = {'channels': cfg['channels']} if cfg.get('channels') else {}
+    patch = {'channels': cfg['channels']} if cfg.get('channels') else cfg.get('patch', {})
     meta = dict(arch=cfg['arch'], timm_class=f"timm.models.{family}.{cfg['cls']}",
+                **({'factory': cfg['factory']} if cfg.get('factory') else {}),
                 kwargs=json.dumps(dict(cfg['kwargs'], num_classes=NUM_CLASSES)), patch=json.dumps(patch))
     state = model.state_dict()
     write_safetensors(out_dir / f'{name}.safetensors', state, meta)
@@ -313,6 +394,7 @@ def make_fixture(cfg, index, out_dir):
     verify_roundtrip(out_dir / f'{name}.io.safetensors', io)
 
     entry = dict(name=name, arch=cfg['arch'], timm_class=meta['timm_class'],
+                 **({'factory': cfg['factory']} if cfg.get('factory') else {}),
                  kwargs=dict(cfg['kwargs'], num_classes=NUM_CLASSES), patch=patch,
                  image_size=[img, img], batch=BATCH, num_classes=NUM_CLASSES,
                  weights=f'{name}.safetensors', io=f'{name}.io.safetensors',
@@ -322,6 +404,17 @@ def make_fixture(cfg, index, out_dir):
                  uncalled_leaf_modules=uncalled)
     state_shapes = [(k, list(v.shape), ST_DTYPES[v.dtype]) for k, v in state.items()]
     return entry, state_shapes, trace
+
+
+def fixture_structure(entry, out_dir):
+    """A kept fixture's state-dict shapes and leaf trace for MODULES.md, from its files."""
+    state, _ = read_safetensors(out_dir / entry['weights'])
+    io, _ = read_safetensors(out_dir / entry['io'])
+    family, cls = entry['timm_class'].split('.')[2], entry['timm_class'].split('.')[-1]
+    model = build_timm(family, entry.get('factory', cls), entry['kwargs'], entry.get('patch', {}))
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return [(k, list(v.shape), ST_DTYPES[v.dtype]) for k, v in state.items()], leaf_trace(model, io['input'])
 
 
 def verify_roundtrip(path, tensors):
@@ -366,6 +459,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--timm', required=True, help='path to a timm v0.9.16 source tree')
     ap.add_argument('--out', default=str(Path(__file__).resolve().parent.parent / 'test/fixtures/models'))
+    ap.add_argument('--only', default='', help='comma-separated fixture names (default: all); the others keep '
+                    'their files and manifest entries (float rounding, and so the weights, depend on the '
+                    'machine and thread count)')
     args = ap.parse_args()
     sys.path.insert(0, args.timm)
     import timm
@@ -373,8 +469,21 @@ def main():
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    only = {n for n in args.only.split(',') if n}
+    unknown = only - {c['name'] for c in CONFIGS}
+    if unknown:
+        sys.exit(f'unknown fixtures: {sorted(unknown)}')
+    previous = json.loads((out_dir / 'manifest.json').read_text()) if only else {}
+    kept = {e['name']: e for e in previous.get('fixtures', [])}
     entries, shapes, traces, failed = [], [], [], []
     for i, cfg in enumerate(CONFIGS):
+        if only and cfg['name'] not in only:
+            entry = kept[cfg['name']]
+            sh, tr = fixture_structure(entry, out_dir)
+            entries.append(entry)
+            shapes.append(sh)
+            traces.append(tr)
+            continue
         entry, sh, tr = make_fixture(cfg, i, out_dir)
         problems = check_quality(entry)
         failed += [f"{cfg['name']}: {p}" for p in problems]
