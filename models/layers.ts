@@ -85,6 +85,30 @@ export class ReLU extends Module {
   }
 }
 
+/** nn.ReLU6: min(max(x, 0), 6) (MobileNetV2). */
+export class ReLU6 extends Module {
+  readonly type = 'ReLU6';
+  forward(x: Dual): Dual {
+    return ops.relu6(x);
+  }
+}
+
+/** nn.SiLU, timm's 'swish': x sigmoid(x) (EfficientNet). */
+export class SiLU extends Module {
+  readonly type = 'SiLU';
+  forward(x: Dual): Dual {
+    return ops.silu(x);
+  }
+}
+
+/** nn.Sigmoid / timm's Sigmoid: the squeeze-excitation gate. */
+export class Sigmoid extends Module {
+  readonly type = 'Sigmoid';
+  forward(x: Dual): Dual {
+    return ops.sigmoid(x);
+  }
+}
+
 /** nn.Identity; also stands for eval-mode Dropout / DropPath / DropBlock slots, which
  * timm keeps as modules (they appear in its leaf lists). */
 export class Identity extends Module {
