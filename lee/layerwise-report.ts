@@ -1,4 +1,5 @@
 import { csvCell } from './report.js';
+import { encodeSafetensors } from '../engine/safetensors.js';
 import type { LayerwiseRun } from './layerwise.js';
 
 export const LAYERWISE_COLUMNS = ['layer', 'type', 'order', 'image', 'sq_norm', 'share', 'model', 'transform', 'residual'] as const;
@@ -83,4 +84,24 @@ export function layerwiseSvg(run: LayerwiseRun, model: string, transform: string
   out.push(`<text x="${left + plotW / 2}" y="${height - 6}" text-anchor="middle">layer, in network order</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/** The raw safetensors of layerwise runs (lee layerwise --raw): per model `contrib.<layer>`
+ * [N, classes] for every layer, `lie.<transform>`, `probs` and `logits`, with the layers
+ * (name, type, order) and residuals in the metadata; keys prefixed `<model>.` when
+ * `prefixed` (the demo's pair). */
+export function layerwiseRaw(runs: readonly { model: string; run: LayerwiseRun }[], transform: string, interp: string, prefixed: boolean): Uint8Array<ArrayBuffer> {
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  const layers: Record<string, string> = {};
+  for (const { model, run } of runs) {
+    const prefix = prefixed ? `${model}.` : '';
+    const shape = [run.images.length, run.classes];
+    tensors[`${prefix}logits`] = { shape, data: run.logits };
+    tensors[`${prefix}probs`] = { shape, data: run.probs };
+    tensors[`${prefix}lie.${transform}`] = { shape, data: run.lie };
+    run.layers.forEach((l, i) => (tensors[`${prefix}contrib.${l.name}`] = { shape, data: run.contributions[i]! }));
+    layers[`${prefix}layers`] = JSON.stringify(run.layers.map((l) => ({ name: l.name, type: l.type, order: l.order })));
+    layers[`${prefix}residual`] = JSON.stringify(run.residual);
+  }
+  return encodeSafetensors(tensors, { model: runs.map((r) => r.model).join(','), transform, interp, ...layers });
 }

@@ -3,6 +3,7 @@ import type { E2EImageResult, E2EResult } from './e2e.js';
 import { topOneAccuracy, type Prediction } from './labels.js';
 import type { Generator } from './transforms.js';
 import type { Preprocess } from '../models/spec.js';
+import { encodeSafetensors } from '../engine/safetensors.js';
 
 /** The mean-squared (Eq. 4) variant of a generator's column. */
 export const msqColumn = (column: string): string => column.replace(/_(deriv|err)$/, '_$1_msq');
@@ -103,4 +104,19 @@ export function e2eModelJson(r: E2EModelReport, gens: readonly Generator[]) {
     columns: Object.fromEntries(gens.map((g) => [g, COLUMN[g]])),
     images: r.result.images.map((img, i) => ({ ...img, ...r.predictions[i], ...(r.extra[i] ? { sample_metrics: r.extra[i] } : {}) })),
   };
+}
+
+/** The raw safetensors of e2e runs (lee e2e --raw): `logits`, `probs` and
+ * `lie.<generator>` [N, classes] per model, each key prefixed `<model>.` when `prefixed`
+ * (the demo's several models). */
+export function e2eRaw(runs: readonly { model: string; result: E2EResult }[], interp: string, prefixed: boolean): Uint8Array<ArrayBuffer> {
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const { model, result } of runs) {
+    const prefix = prefixed ? `${model}.` : '';
+    const shape = [result.images.length, result.classes];
+    tensors[`${prefix}logits`] = { shape, data: result.logits };
+    tensors[`${prefix}probs`] = { shape, data: result.probs };
+    for (const [g, v] of result.lie) tensors[`${prefix}lie.${g}`] = { shape, data: v };
+  }
+  return encodeSafetensors(tensors, { model: runs.map((r) => r.model).join(','), interp });
 }

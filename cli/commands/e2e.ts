@@ -1,10 +1,9 @@
 import { LeeError } from '../../engine/errors.js';
 import { describeAdapter } from '../../engine/device.js';
 import { init } from '../../engine/runtime.js';
-import { encodeSafetensors } from '../../engine/safetensors.js';
 import { disposeWeights } from '../../models/module.js';
 import { runE2E } from '../../lee/e2e.js';
-import { e2eCsv, e2eModelJson, labelledAccuracy, meanOverImages } from '../../lee/report.js';
+import { e2eCsv, e2eModelJson, e2eRaw, labelledAccuracy, meanOverImages } from '../../lee/report.js';
 import { parseGenerators } from '../../lee/transforms.js';
 import { runSampleMetrics, DEFAULT_SAMPLES } from '../../lee/metrics.js';
 import { VERSION } from '../../index.js';
@@ -123,19 +122,7 @@ export async function e2e(argv: string[]): Promise<void> {
     const body = demo ? { demo: true, ...common, ...sampling, models: perModel } : { ...perModel[0]!, ...common, ...sampling };
     await writeOutput(values.json, JSON.stringify(body, null, 2));
   }
-  if (values.raw) {
-    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const d of done) {
-      const prefix = demo ? `${d.plan.id}.` : '';
-      const n = d.result.images.length;
-      const c = d.result.classes;
-      tensors[`${prefix}logits`] = { shape: [n, c], data: d.result.logits };
-      tensors[`${prefix}probs`] = { shape: [n, c], data: d.result.probs };
-      for (const [g, v] of d.result.lie) tensors[`${prefix}lie.${g}`] = { shape: [n, c], data: v };
-    }
-    const model = demo ? done.map((d) => d.plan.id).join(',') : done[0]!.plan.id;
-    await writeOutput(values.raw, encodeSafetensors(tensors, { model, interp }));
-  }
+  if (values.raw) await writeOutput(values.raw, e2eRaw(done.map((d) => ({ model: d.plan.id, result: d.result })), interp, demo));
 }
 
 interface ModelRun extends RunInputs {

@@ -1,9 +1,8 @@
 import { LeeError } from '../../engine/errors.js';
 import { init } from '../../engine/runtime.js';
-import { encodeSafetensors } from '../../engine/safetensors.js';
 import { disposeWeights } from '../../models/module.js';
 import { DEFAULT_CHUNK, runLayerwise, type LayerwiseRun } from '../../lee/layerwise.js';
-import { layerwiseCsv, layerwiseSvg, meanShares } from '../../lee/layerwise-report.js';
+import { layerwiseCsv, layerwiseRaw, layerwiseSvg, meanShares } from '../../lee/layerwise-report.js';
 import { GENERATORS, parseGenerators } from '../../lee/transforms.js';
 import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseCommand } from '../args.js';
@@ -104,21 +103,7 @@ export async function layerwise(argv: string[]): Promise<void> {
     await writeOutput(values.out, parts.join(''));
   }
   if (values.plot) await writeOutput(values.plot, stackSvgs(runs.map(({ id, run }) => layerwiseSvg(run, id, transform))));
-  if (values.raw) {
-    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-    const layers: Record<string, string> = {};
-    for (const { id, run } of runs) {
-      const prefix = demo ? `${id}.` : '';
-      const shape = [run.images.length, run.classes];
-      tensors[`${prefix}logits`] = { shape, data: run.logits };
-      tensors[`${prefix}probs`] = { shape, data: run.probs };
-      tensors[`${prefix}lie.${transform}`] = { shape, data: run.lie };
-      run.layers.forEach((l, i) => (tensors[`${prefix}contrib.${l.name}`] = { shape, data: run.contributions[i]! }));
-      layers[`${prefix}layers`] = JSON.stringify(run.layers.map((l) => ({ name: l.name, type: l.type, order: l.order })));
-      layers[`${prefix}residual`] = JSON.stringify(run.residual);
-    }
-    await writeOutput(values.raw, encodeSafetensors(tensors, { model: runs.map((r) => r.id).join(','), transform, interp, ...layers }));
-  }
+  if (values.raw) await writeOutput(values.raw, layerwiseRaw(runs.map(({ id, run }) => ({ model: id, run })), transform, interp, demo));
 }
 
 /** The demo's pair: one family trained on the images as they are and with shifts and
