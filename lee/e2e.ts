@@ -10,6 +10,8 @@ export interface E2EOptions {
   interp: Interp;
   batch: number;
   onProgress?: (done: number, total: number) => void;
+  /** stops the run between batches (it then rejects with the signal's reason) */
+  signal?: AbortSignal;
 }
 
 export interface E2EImageResult {
@@ -64,6 +66,7 @@ export async function runE2E(model: Classifier, source: ImageSource, opts: E2EOp
       }
     },
     opts.onProgress,
+    opts.signal,
   );
   return {
     images,

@@ -44,6 +44,8 @@ export interface LayerwiseOptions {
   /** also compute the layers that commute with the generator (zero by construction),
    * to check that claim numerically; default false */
   computeAll?: boolean;
+  /** stops the run between forward passes (it then rejects with the signal's reason) */
+  signal?: AbortSignal;
 }
 
 /** A batch's attribution, on the host. */
@@ -170,6 +172,7 @@ export async function layerwise(model: Module, images: Tensor, opts: LayerwiseOp
   const per = batch * classes;
   const contributions = rec.layers.map(() => new Float32Array(per));
   for (let p = 0; p < passes; p++) {
+    opts.signal?.throwIfAborted();
     const chunk = active.slice(p * chunkSize, (p + 1) * chunkSize);
     const out = await take(contributionPass(model, images, chunk, opts.transform, interp));
     chunk.forEach((l, k) => contributions[l.order]!.set(out.subarray(k * per, (k + 1) * per)));
@@ -232,7 +235,7 @@ export async function runLayerwise(model: Module, source: ImageSource, opts: Lay
     const names = r.layers.map((l) => l.name).join();
     if (results.length && names !== results[0]!.layers.map((l) => l.name).join()) throw new Error('layerwise: the layers changed between batches');
     results.push(r);
-  });
+  }, undefined, opts.signal);
   const first = results[0];
   if (!first) throw new Error('layerwise: the image source is empty');
   const layers = first.layers;
