@@ -5,21 +5,16 @@ import { resolveModel } from './checkpoint.js';
 import { imageSource, planModel, type RunInputs } from './inputs.js';
 import { listImages } from './images.js';
 import { demoImages, demoModels } from './paths.js';
+import { demoOrder } from '../lee/plan.js';
 
-/** The bundled demo: small timm models trained on Fashion-MNIST, each family once on the
- * images as they are (`canonical`) and once with random shifts and rotations
- * (`augmented`), in family order, canonical first. */
+/** The bundled demo models' ids, in report order (`demoOrder`). */
 export function demoIds(): string[] {
   const dir = demoModels();
   if (!existsSync(dir)) throw new LeeError(`the demo models are missing (${dir}); reinstall lee-gpu`);
-  const order = (id: string) => (id.endsWith('-canonical') ? 0 : 1);
-  const family = (id: string) => id.replace(/-(canonical|augmented)$/, '');
-  const families = ['fmnist-resnet', 'fmnist-vit', 'fmnist-mixer', 'fmnist-convnext'];
-  const rank = (id: string) => (families.indexOf(family(id)) + 1 || families.length + 1) * 2 + order(id);
-  return readdirSync(dir, { withFileTypes: true })
+  const ids = readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'config.json')))
-    .map((e) => e.name)
-    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+    .map((e) => e.name);
+  return demoOrder(ids);
 }
 
 /** The demo's runs, all checked on the host: each demo model (or those in `ids`) on the
