@@ -110,7 +110,9 @@ const readBody = (req: IncomingMessage): Promise<string> =>
  * Range support, ETag, X-Repo-Commit, X-Linked-Size / X-Linked-Etag for LFS files. Errors
  * carry the hub's X-Error-Code (RepoNotFound as 401, RevisionNotFound, EntryNotFound as
  * 404) and JSON `{ error }` body. Files are read on each request, so a test may add or
- * change repositories while the server runs. Listens on 127.0.0.1, ephemeral port. */
+ * change repositories while the server runs. CORS headers as huggingface.co sends them
+ * (and preflights answered), so a web page may fetch from it. Listens on 127.0.0.1,
+ * ephemeral port. */
 export async function startHubServer(root: string, opts: HubServerOptions = {}): Promise<HubServer> {
   const requests: string[] = [];
 
@@ -134,6 +136,14 @@ export async function startHubServer(root: string, opts: HubServerOptions = {}):
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = decodeURIComponent(url.pathname);
     requests.push(`${req.method} ${url.pathname}${req.headers.range ? ` [${req.headers.range}]` : ''}`);
+    // huggingface.co answers browsers from any origin (the web app fetches from it)
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, ETag, X-Error-Code, X-Error-Message, X-Repo-Commit, X-Linked-Size, X-Linked-Etag');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD, POST', 'Access-Control-Allow-Headers': 'Authorization, Range, Content-Type, Accept', 'Access-Control-Max-Age': '600' });
+      res.end();
+      return;
+    }
 
     let m = /^\/api\/models\/([^/]+)\/([^/]+)\/revision\/(.+)$/.exec(path);
     if (m && req.method === 'GET') {
