@@ -6,8 +6,19 @@ import { resnetSpecs } from './resnet.js';
 import { vitSpecs } from './vit.js';
 import { mixerSpecs } from './mixer.js';
 import { convnextSpecs } from './convnext.js';
+import { vggSpecs } from './vgg.js';
+import { densenetSpecs } from './densenet.js';
+import { efficientnetSpecs } from './efficientnet.js';
 
-export const MODELS: ModelSpec[] = [...resnetSpecs, ...vitSpecs, ...mixerSpecs, ...convnextSpecs];
+export const MODELS: ModelSpec[] = [
+  ...resnetSpecs,
+  ...vitSpecs,
+  ...mixerSpecs,
+  ...convnextSpecs,
+  ...vggSpecs,
+  ...densenetSpecs,
+  ...efficientnetSpecs,
+];
 
 export function modelSpec(name: string): ModelSpec {
   const spec = MODELS.find((m) => m.name === name);

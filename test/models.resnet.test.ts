@@ -24,7 +24,7 @@ interface LeafRecord {
 describe('ResNet family', () => {
   it('covers every ResNet fixture', () => {
     expect(resnetFixtures.map((f) => f.name).sort()).toEqual(
-      ['resnet18_mini', 'resnet50_mini', 'resnetblur18_mini', 'resnetblur50_mini', 'wide_resnet50_2_mini'].sort(),
+      ['resnet18_mini', 'resnet50_mini', 'resnetblur18_mini', 'resnetblur50_mini', 'wide_resnet50_2_mini', 'resnet50d_mini', 'resnetrs_mini'].sort(),
     );
   });
   runParity(resnetFixtures);
@@ -57,6 +57,17 @@ describe('ResNet family', () => {
       ['wide_resnet50_2', 68_883_240],
       ['resnetblur18', 11_689_512],
       ['resnetblur50', 25_557_032],
+      ['tv_resnet34', 21_797_672],
+      ['tv_resnet50', 25_557_032],
+      ['tv_resnet101', 44_549_160],
+      ['tv_resnet152', 60_192_808],
+      ['wide_resnet101_2', 126_886_696],
+      // ResNet-D: deep stem, average-pool shortcuts; ResNet-RS: + conv stem pool, SE 1/4
+      ['resnet50d', 25_576_264],
+      ['resnet101d', 44_568_392],
+      ['resnet152d', 60_212_040],
+      ['resnetrs101', 63_618_696],
+      ['resnetrs152', 86_621_576],
     ] as const)('%s default config has %i parameters', (name, count) => {
       expect(parameterCount(modelSpec(name).build())).toBe(count);
     });
