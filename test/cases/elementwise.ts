@@ -62,6 +62,12 @@ export const elementwiseCases: OpCase[] = [
     ref: ([a, b]) => binaryRef('mul')(a!, b!),
   },
   {
+    name: 'mul (squeeze-excitation: [2,4,3,3] times its gate [2,4,1,1], both with tangents)',
+    inputs: [{ shape: [2, 4, 3, 3] }, { shape: [2, 4, 1, 1] }],
+    gpu: ([a, b]) => ops.mul(a!, b!),
+    ref: ([a, b]) => binaryRef('mul')(a!, b!),
+  },
+  {
     name: 'add (tangent broadcast up: [1,4,1] + constant [2,4,3])',
     inputs: [{ shape: [1, 4, 1] }, { shape: [2, 4, 3], constant: true }],
     gpu: ([a, b]) => ops.add(a!, b!),

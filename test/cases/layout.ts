@@ -141,6 +141,12 @@ export const layoutCases: OpCase[] = [
     ref: (xs) => concatRef(xs, 1),
   },
   {
+    name: 'layout: concat of four along channels (DenseNet block: input and three growth maps)',
+    inputs: [{ shape: [2, 6, 3, 3] }, { shape: [2, 2, 3, 3] }, { shape: [2, 2, 3, 3] }, { shape: [2, 2, 3, 3] }],
+    gpu: (xs) => ops.concat(xs, 1),
+    ref: (xs) => concatRef(xs, 1),
+  },
+  {
     name: 'layout: concat along the last axis, first one constant',
     inputs: [{ shape: [2, 3, 2], constant: true }, { shape: [2, 3, 5] }],
     gpu: (xs) => ops.concat(xs, -1),

@@ -42,6 +42,7 @@ const AVG_POOLS: PoolCase[] = [
   [[1, 2, 5, 6], { kernel: [3, 2], stride: [2, 2], padding: [1, 1], ceilMode: true, countIncludePad: false }, 'ceil mode, pad not counted'],
   [[1, 2, 6, 5], { kernel: [2, 2] }, 'default stride, odd width'],
   [[1, 1, 1, 1], { kernel: [1, 1] }, 'single pixel'],
+  [[2, 3, 7, 7], { kernel: [2, 2], stride: [2, 2], ceilMode: true, countIncludePad: false }, 'ResNet-D shortcut on an odd map: a partial last window'],
 ];
 
 const describePool = (shape: number[], o: PoolRefOptions) =>
@@ -57,6 +58,8 @@ const ADAPTIVE: [number[], [number, number], string][] = [
   [[2, 3, 7, 5], [3, 2], 'non-divisible bins'],
   [[1, 2, 3, 5], [4, 7], 'more bins than pixels'],
   [[1, 2, 8, 6], [4, 3], 'divisible bins'],
+  [[2, 3, 3, 3], [7, 7], "VGG ConvMlp: a 3x3 map up to the 7x7 kernel"],
+  [[1, 2, 1, 1], [7, 7], "VGG ConvMlp: one pixel up to 7x7"],
 ];
 
 export const poolingCases: OpCase[] = [
