@@ -58,8 +58,8 @@ const ADAPTIVE: [number[], [number, number], string][] = [
   [[2, 3, 7, 5], [3, 2], 'non-divisible bins'],
   [[1, 2, 3, 5], [4, 7], 'more bins than pixels'],
   [[1, 2, 8, 6], [4, 3], 'divisible bins'],
-  [[2, 3, 3, 3], [7, 7], "VGG ConvMlp: a 3x3 map up to the 7x7 kernel"],
-  [[1, 2, 1, 1], [7, 7], "VGG ConvMlp: one pixel up to 7x7"],
+  [[2, 3, 3, 3], [7, 7], 'VGG ConvMlp: a 3x3 map up to the 7x7 kernel'],
+  [[1, 2, 1, 1], [7, 7], 'VGG ConvMlp: one pixel up to 7x7'],
 ];
 
 export const poolingCases: OpCase[] = [
