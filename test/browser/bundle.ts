@@ -1,26 +1,5 @@
-import { builtinModules } from 'node:module';
-import { build, type Plugin } from 'vite';
-
-/** Modules that exist only under Node: the browser bundle must not contain any. */
-const NODE_ONLY = new Set([...builtinModules, 'webgpu']);
-
-function nodeOnly(specifier: string): boolean {
-  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('\0')) return false;
-  if (specifier.startsWith('node:')) return true;
-  return NODE_ONLY.has(specifier.split('/')[0]!);
-}
-
-/** Vite would quietly swap a Node builtin for an empty stub; fail the build instead. */
-function refuseNodeOnly(): Plugin {
-  return {
-    name: 'lee-refuse-node-only',
-    enforce: 'pre',
-    resolveId(source, importer) {
-      if (nodeOnly(source)) this.error(`browser bundle imports the Node-only module "${source}" (from ${importer ?? 'the entry'})`);
-      return null;
-    },
-  };
-}
+import { build } from 'vite';
+import { refuseNodeOnly } from '../../web/build.js';
 
 /** Bundle `entry` (TypeScript) for the browser with Vite; returns file name -> code. */
 export async function bundleForBrowser(entry: string, root: string): Promise<Map<string, string>> {
@@ -34,7 +13,8 @@ export async function bundleForBrowser(entry: string, root: string): Promise<Map
     build: {
       write: false,
       target: 'es2022',
-      minify: false,
+      // minified as the web app is: class names are gone, layer names must not be
+      minify: true,
       sourcemap: false,
       modulePreload: false,
       copyPublicDir: false,
@@ -46,8 +26,6 @@ export async function bundleForBrowser(entry: string, root: string): Promise<Map
   const files = new Map<string, string>();
   for (const item of outputs.flatMap((o) => o.output)) {
     if (item.type !== 'chunk') continue;
-    const stubbed = item.moduleIds.filter((id) => id.includes('__vite-browser-external') || /[\\/]node_modules[\\/]webgpu[\\/]/.test(id));
-    if (stubbed.length > 0) throw new Error(`browser bundle pulled in Node-only modules: ${stubbed.join(', ')}`);
     const literal = item.code.match(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](?:node:[^"']*|webgpu)["']/);
     if (literal) throw new Error(`browser bundle ${item.fileName} imports a Node-only module: ${literal[0]}`);
     files.set(item.fileName, item.code);
