@@ -8,10 +8,11 @@ import { encodeSafetensors, parseSafetensors } from '../engine/safetensors.js';
 import { loadImage } from '../cli/images.js';
 import { modelSpec } from '../models/registry.js';
 import { GENERATORS, COLUMN } from '../lee/transforms.js';
+import { Rng } from './helpers/random.js';
 import { CHROMIUM, launchChromium, type Browser } from './browser/chromium.js';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
 import { buildAndServe, type Site } from './web/site.js';
-import { act, download, errorText, expectRel, expectSameCsv, gpuBytes, idle, lee, parseCsv, tableNumbers } from './web/page.js';
+import { act, download, dropFiles, errorText, expectRel, expectSameCsv, gpuBytes, idle, lee, parseCsv, tableNumbers } from './web/page.js';
 
 // The web app, built as `npm run build:web` builds it (minified), served by a plain
 // static server and driven in headless Chromium on WebGPU (SwiftShader): the same
@@ -120,10 +121,18 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     const plain = await sharp(rocket).jpeg({ quality: 92 }).toBuffer();
     const turned = await Promise.all([2, 3, 4, 5, 6, 7, 8].map((o) => sharp(rocket).jpeg({ quality: 92 }).withMetadata({ orientation: o }).toBuffer()));
     expect(turned.map((b) => b.length)).not.toContain(plain.length - 1); // each carries its tag
+    // see-through pixels keep their colour (PIL and sharp drop alpha, they do not composite)
+    const rgba = Array.from(new Rng(7).uniforms(61 * 47 * 4, 0, 256), Math.floor);
+    const alpha = await sharp(Buffer.from(rgba), { raw: { width: 61, height: 47, channels: 4 } }).png().toBuffer();
+    const grey = await sharp(readFileSync(photos[0]!)).greyscale().png().toBuffer();
+    writeFileSync(join(tmp, 'alpha.png'), alpha);
+    writeFileSync(join(tmp, 'grey.png'), grey);
+    const more = [join(tmp, 'alpha.png'), join(tmp, 'grey.png')];
     const files = [
       ...photos.map((p) => ({ name: p.split('/').pop()!, mimeType: p.endsWith('.png') ? 'image/png' : 'image/jpeg', buffer: readFileSync(p) })),
       { name: 'rocket-o1.jpg', mimeType: 'image/jpeg', buffer: plain },
       ...turned.map((b, i) => ({ name: `rocket-o${i + 2}.jpg`, mimeType: 'image/jpeg', buffer: b })),
+      ...more.map((p) => ({ name: p.split('/').pop()!, mimeType: 'image/png', buffer: readFileSync(p) })),
     ];
     await page().setInputFiles('#image-files', files);
     await idle(page());
@@ -149,8 +158,12 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     expect(png.max, 'PNG: the same pixels, the same resampling').toBeLessThan(1e-3 * 255 * 0.225);
     // the two JPEG decoders (libjpeg-turbo in both) may round an IDCT differently
     expect(jpeg.max, 'JPEG').toBeLessThan(2);
+    for (const [i, p] of more.entries()) {
+      const k = files.length - more.length + i;
+      expect(levels(t.data.subarray(k * per, (k + 1) * per), await loadImage(p, pre)).max, files[k]!.name).toBeLessThan(1e-3 * 255 * 0.225);
+    }
     const o1 = t.data.subarray(2 * per, 3 * per);
-    for (let k = 3; k < files.length; k++) {
+    for (let k = 3; k < files.length - more.length; k++) {
       expect(levels(t.data.subarray(k * per, (k + 1) * per), o1).max, `${files[k]!.name}: EXIF orientation ${k - 1} ignored`).toBe(0);
     }
   });
@@ -280,9 +293,12 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     await act(page(), '#load-default');
     expect(await gpuBytes(page())).toBe(defaultBytes);
     await chooseSource('file');
-    await page().setInputFiles('#weights-file', join(HUB_REPO, 'model.safetensors'));
-    await page().setInputFiles('#config-file', join(HUB_REPO, 'config.json'));
-    await act(page(), '#load-file');
+    await dropFiles(page(), '#model-drop', [
+      { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: readFileSync(join(HUB_REPO, 'model.safetensors')) },
+      { name: 'config.json', mimeType: 'application/json', buffer: readFileSync(join(HUB_REPO, 'config.json')) },
+    ]);
+    await idle(page());
+    expect(await page().getAttribute('#model-status', 'data-model'), 'dropped files load').toBe('resnet18.lee_mini');
     expect(await gpuBytes(page())).toBe(miniBytes);
     await chooseSource('default');
     await act(page(), '#load-default');

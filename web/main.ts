@@ -406,7 +406,7 @@ function wire(): void {
   input('hub-endpoint').value = params.get('hub') ?? DEFAULT_ENDPOINT;
   if (params.get('model')) input('hub-id').value = params.get('model')!;
   $('default-about').textContent = DEMO_MODELS.length
-    ? `The ${DEMO_MODELS.length} bundled demo models: a ResNet, a ViT, an MLP-Mixer and a ConvNeXt trained on Fashion-MNIST, each on the images as they are and with random shifts and rotations, on the bundled test images (what "lee e2e" runs without arguments).`
+    ? `The bundled demo models (${DEMO_MODELS.map((m) => m.id).join(', ')}): small timm models trained on Fashion-MNIST, each family once on the images as they are and once with random shifts and rotations, on the bundled test images (what "lee e2e" runs without arguments).`
     : 'A seeded, randomly initialised resnet18 (not a trained model) on four synthetic images at 64 px (what "lee e2e --model resnet18" runs).';
   for (const r of document.querySelectorAll<HTMLInputElement>('input[name=source]')) r.onchange = () => showPane(r.value);
   $('load-default').onclick = () => void loadDefault();

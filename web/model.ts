@@ -48,7 +48,7 @@ export async function defaultModels(onStatus: (text: string) => void): Promise<M
   return {
     plans,
     demo: true,
-    title: `the ${plans.length} bundled demo models (small timm models trained on Fashion-MNIST, each on the images as they are and with random shifts and rotations)`,
+    title: `the ${plans.length} bundled demo model${plans.length > 1 ? 's' : ''}, trained on Fashion-MNIST`,
     bundled: FASHION_IMAGES,
     bundledName: 'assets/fashion-mnist',
     bundledAbout: 'Fashion-MNIST test images (assets/fashion-mnist), labelled by their class folders',

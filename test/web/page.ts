@@ -107,3 +107,14 @@ export function lee(root: string, args: string[]): Promise<{ code: number | null
     child.on('close', (code) => resolve({ code, stdout, stderr, seconds: (performance.now() - t0) / 1e3 }));
   });
 }
+
+/** Drop files on an element, as a person drags them from a file manager. */
+export async function dropFiles(page: Page, selector: string, files: { name: string; mimeType: string; buffer: Buffer }[]): Promise<void> {
+  const payload = files.map((f) => ({ name: f.name, type: f.mimeType, b64: f.buffer.toString('base64') }));
+  const transfer = await page.evaluateHandle((files) => {
+    const dt = new DataTransfer();
+    for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, { type: f.type }));
+    return dt;
+  }, payload);
+  await page.dispatchEvent(selector, 'drop', { dataTransfer: transfer });
+}
