@@ -1,7 +1,7 @@
 import { ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Param, Sequential } from './module.js';
-import { AvgPool2d, BlurPool2d, Conv2d, Linear, MaxPool2d, SelectAdaptivePool2d } from './layers.js';
+import { AvgPool2d, BlurPool2d, Conv2d, Identity, Linear, MaxPool2d, SelectAdaptivePool2d } from './layers.js';
 import { BatchNormAct2d } from './norm-act.js';
 import { Dropout } from './transformer-layers.js';
 import { IMAGENET, preprocess, shapeOf, type ModelSpec } from './spec.js';
@@ -11,8 +11,8 @@ import { IMAGENET, preprocess, shapeOf, type ModelSpec } from './spec.js';
 // Every layer of a dense block sees the channel concatenation of the block input and all
 // earlier layers' outputs (growth_rate channels each), through BatchNormAct2d -> 1x1 conv
 // (bn_size * growth_rate wide) -> BatchNormAct2d -> 3x3 conv. A transition halves the
-// channels (1x1 conv) and the resolution (2x2 average pool, or for densenetblur121d...
-// only its stem pool is blurred: timm's aa_stem_only).
+// channels (1x1 conv) and the resolution (2x2 average pool; densenetblur121d blurs only its
+// stem pool, timm's aa_stem_only).
 
 /** nn.Sequential built from an OrderedDict: children under their own names. */
 class NamedSequential extends Module {
@@ -108,7 +108,7 @@ export class DenseNet extends Module {
   readonly features: NamedSequential;
   readonly global_pool = new SelectAdaptivePool2d(true);
   readonly head_drop = new Dropout();
-  readonly classifier: Linear;
+  readonly classifier: Module;
   constructor(readonly config: DenseNetConfig) {
     super();
     const { deepStem, initFeatures: init, growth, bottleneck } = config;
@@ -140,7 +140,7 @@ export class DenseNet extends Module {
     });
     items.push(['norm5', new BatchNormAct2d(ch)]);
     this.features = new NamedSequential(items);
-    this.classifier = new Linear(ch, config.numClasses);
+    this.classifier = config.numClasses > 0 ? new Linear(ch, config.numClasses) : new Identity();
   }
   forward(x: Dual): Dual {
     return this.classifier.forward(this.head_drop.forward(this.global_pool.forward(this.features.forward(x))));
@@ -191,19 +191,26 @@ function configFromWeights(d: DenseNetConfig, w: Map<string, HostTensor>): Dense
   const nBlocks = countFromOne(w, `${f}denseblock`, '.denselayer1.conv1.weight') || d.blocks.length;
   const blocks = Array.from({ length: nBlocks }, (_, i) => countFromOne(w, `${f}denseblock${i + 1}.denselayer`, '.conv1.weight') || d.blocks[i] || 1);
   const first = `${f}denseblock1.denselayer1`;
-  const defaultTransitions = d.transitions.length === nBlocks - 1 ? d.transitions : Array.from({ length: nBlocks - 1 }, () => 0);
+  const initFeatures = shapeOf(w, `${f}${d.deepStem ? 'conv2' : 'conv0'}.weight`)?.[0] ?? d.initFeatures;
+  const growth = shapeOf(w, `${first}.conv2.weight`)?.[0] ?? d.growth;
+  // each transition's width where the weights show it, else timm's half of its input
+  let ch = initFeatures;
+  const transitions = blocks.slice(0, -1).map((n, i) => {
+    ch = shapeOf(w, `${f}transition${i + 1}.conv.weight`)?.[0] ?? Math.floor((ch + n * growth) / 2);
+    return ch;
+  });
   return {
     ...d,
     deepStem: d.deepStem
       ? [shapeOf(w, `${f}conv0.weight`)?.[0] ?? d.deepStem[0], shapeOf(w, `${f}conv1.weight`)?.[0] ?? d.deepStem[1]]
       : null,
     inChans: shapeOf(w, `${f}conv0.weight`)?.[1] ?? d.inChans,
-    initFeatures: shapeOf(w, `${f}${d.deepStem ? 'conv2' : 'conv0'}.weight`)?.[0] ?? d.initFeatures,
-    growth: shapeOf(w, `${first}.conv2.weight`)?.[0] ?? d.growth,
+    initFeatures,
+    growth,
     bottleneck: shapeOf(w, `${first}.conv1.weight`)?.[0] ?? d.bottleneck,
     blocks,
-    transitions: defaultTransitions.map((t, i) => shapeOf(w, `${f}transition${i + 1}.conv.weight`)?.[0] ?? t),
-    numClasses: shapeOf(w, 'classifier.weight')?.[0] ?? d.numClasses,
+    transitions,
+    numClasses: shapeOf(w, 'classifier.weight')?.[0] ?? (w.has(`${f}norm5.weight`) ? 0 : d.numClasses),
   };
 }
 

@@ -20,7 +20,7 @@ export function randomWeights(model: Module, seed: number): Map<string, HostTens
     else if (leaf === 'gamma') data = rng.uniforms(n, 0.1, 0.5);
     else if (/(cls_token|dist_token|pos_embed)$/.test(key)) data = rng.normals(n, 0.02);
     else if (shape.length === 1) data = rng.uniforms(n, 0.5, 1);
-    else if (/^(fc|head|head_dist|head\.fc)\.weight$/.test(key)) data = rng.normals(n, 0.01);
+    else if (/^(fc|head|head_dist|head\.fc|classifier)\.weight$/.test(key)) data = rng.normals(n, 0.01);
     else data = rng.normals(n, Math.sqrt(2 / fanIn));
     out.set(key, { shape, data: Float32Array.from(data), dtype: 'F32' });
   }

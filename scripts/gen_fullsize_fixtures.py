@@ -118,7 +118,7 @@ def random_weights(keys_shapes, seed):
             data = rng.normals(n, 0.02)
         elif len(shape) == 1:
             data = rng.uniforms(n, 0.5, 1)
-        elif re.fullmatch(r'(fc|head|head_dist|head\.fc)\.weight', key):
+        elif re.fullmatch(r'(fc|head|head_dist|head\.fc|classifier)\.weight', key):
             data = rng.normals(n, 0.01)
         else:
             data = rng.normals(n, math.sqrt(2 / fan_in))
