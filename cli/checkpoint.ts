@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { LeeError } from '../engine/errors.js';
 import { parseCheckpointConfig, type CheckpointConfig } from '../models/checkpoint.js';
 import { parseHubId } from '../models/hub-id.js';
-import { MODELS } from '../models/registry.js';
+import { checkArch } from '../lee/plan.js';
 import { hubSnapshot } from './hub.js';
 
 /** Where a run's weights come from: a safetensors file and, for a hub id or a
@@ -43,13 +43,6 @@ export async function readCheckpointDir(dir: string, source = dir): Promise<Chec
 
 /** `arch.tag` names (timm 0.9) run the architecture; the tag picks nothing here. */
 const archOf = (name: string): string => name.split('.', 1)[0]!;
-
-function checkArch(arch: string, where: string): string {
-  if (!MODELS.some((m) => m.name === arch)) {
-    throw new LeeError(`${where} architecture '${arch}' is not supported by lee-gpu. Known: ${MODELS.map((m) => m.name).join(', ')}`);
-  }
-  return arch;
-}
 
 /** The architecture and checkpoint of `--model` / `--weights`: a hub id (downloaded into
  * the hub cache unless it is there), a checkpoint directory, a bare safetensors file
