@@ -196,4 +196,6 @@ export const convnextSpecs: ModelSpec[] = [
   spec('convnext_tiny', 0.95, [3, 3, 9, 3], [96, 192, 384, 768], false),
   spec('convnext_small', 0.95, [3, 3, 27, 3], [96, 192, 384, 768], false),
   spec('convnext_base', 0.875, [3, 3, 27, 3], [128, 256, 512, 1024], false),
+  spec('convnext_large', 0.875, [3, 3, 27, 3], [192, 384, 768, 1536], false),
+  spec('convnext_xlarge', 0.875, [3, 3, 27, 3], [256, 512, 1024, 2048], false),
 ];

@@ -1,4 +1,5 @@
 import { ops, type Dual } from '../engine/index.js';
+import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Param, param } from './module.js';
 import { layerOp } from './hooks.js';
 import { Conv2d, Identity, ReLU } from './layers.js';
@@ -64,4 +65,18 @@ export class ConvNormAct extends Module {
   forward(x: Dual): Dual {
     return this.bn.forward(this.conv.forward(x));
   }
+}
+
+export type ConvNormActFactory = (path: string, inChannels: number, outChannels: number, kernel: number | [number, number], o?: ConvNormActOptions) => ConvNormAct;
+
+/** A ConvNormAct maker for the families whose widths timm hardcodes (Inception): each
+ * conv's output width is read from its weights (`<path>.conv.weight`, [out, in, kh, kw])
+ * where the state_dict has it, else timm's number. Input widths follow from the
+ * architecture (sums of branch widths), so a file whose widths disagree among
+ * themselves fails the key and shape check. */
+export function convNormActs(weights: Map<string, HostTensor> | undefined, defaults: ConvNormActOptions = {}): ConvNormActFactory {
+  return (path, inChannels, outChannels, kernel, o = {}) => {
+    const out = weights?.get(`${path}.conv.weight`)?.shape[0] ?? outChannels;
+    return new ConvNormAct(inChannels, out, kernel, { ...defaults, ...o });
+  };
 }

@@ -9,6 +9,13 @@ import { convnextSpecs } from './convnext.js';
 import { vggSpecs } from './vgg.js';
 import { densenetSpecs } from './densenet.js';
 import { efficientnetSpecs } from './efficientnet.js';
+import { inceptionV3Specs } from './inception_v3.js';
+import { inceptionV4Specs } from './inception_v4.js';
+import { inceptionResnetV2Specs } from './inception_resnet_v2.js';
+import { resmlpSpecs } from './resmlp.js';
+import { convmixerSpecs } from './convmixer.js';
+import { convitSpecs } from './convit.js';
+import { resolveName } from './names.js';
 
 export const MODELS: ModelSpec[] = [
   ...resnetSpecs,
@@ -18,14 +25,37 @@ export const MODELS: ModelSpec[] = [
   ...vggSpecs,
   ...densenetSpecs,
   ...efficientnetSpecs,
+  ...inceptionV3Specs,
+  ...inceptionV4Specs,
+  ...inceptionResnetV2Specs,
+  ...resmlpSpecs,
+  ...convmixerSpecs,
+  ...convitSpecs,
 ];
 
+const architecture = (name: string) => MODELS.find((m) => m.name === name);
+
+/** The architecture `name` runs: a registered one by name, or through its timm name
+ * (models/names.ts: `resnet50.tv_in1k`, or a timm 0.6 name such as `tv_resnet50`);
+ * undefined for a name that leads nowhere lee-gpu knows. */
+export function architectureOf(name: string): string | undefined {
+  if (architecture(name)) return name;
+  const arch = resolveName(name)?.arch;
+  return arch && architecture(arch) ? arch : undefined;
+}
+
+/** The spec of a registered architecture, or of a timm name of one: the architecture's,
+ * under the given name and with timm's eval preprocessing of its tag. */
 export function modelSpec(name: string): ModelSpec {
-  const spec = MODELS.find((m) => m.name === name);
-  if (!spec) {
-    throw new LeeError(`unknown model '${name}'. Known models: ${MODELS.map((m) => m.name).join(', ')}`);
+  const spec = architecture(name);
+  if (spec) return spec;
+  const resolved = resolveName(name);
+  const base = resolved && architecture(resolved.arch);
+  if (!resolved || !base) {
+    const what = resolved ? `'${name}' is timm's ${resolved.timm}, an architecture lee-gpu does not support yet` : `unknown model '${name}'`;
+    throw new LeeError(`${what}. Known models: ${MODELS.map((m) => m.name).join(', ')} (and their timm names: lee models)`);
   }
-  return spec;
+  return { ...base, name, preprocess: resolved.preprocess };
 }
 
 /** Build `name` with sizes read from `weights`, check every key and shape, load them

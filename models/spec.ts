@@ -30,7 +30,7 @@ export interface BuildOptions {
  * the default configuration (for parameter counts and randomly initialised runs). */
 export interface ModelSpec {
   name: string;
-  family: 'resnet' | 'vit' | 'mixer' | 'convnext' | 'vgg' | 'densenet' | 'efficientnet';
+  family: 'resnet' | 'vit' | 'mixer' | 'convnext' | 'inception' | 'resmlp' | 'convmixer' | 'convit' | 'vgg' | 'densenet' | 'efficientnet';
   preprocess: Preprocess;
   build(weights?: Map<string, HostTensor>, options?: BuildOptions): Module;
 }

@@ -4,7 +4,7 @@ import { Module, Param, Sequential, param } from './module.js';
 import { layerOp } from './hooks.js';
 import { Identity, Linear } from './layers.js';
 import { Dropout, LayerNorm, Mlp, PatchEmbed } from './transformer-layers.js';
-import { IMAGENET, INCEPTION, countIndexed, preprocess, shapeOf, type ModelSpec } from './spec.js';
+import { IMAGENET, INCEPTION, countIndexed, preprocess, shapeOf, type ModelSpec, type Preprocess } from './spec.js';
 
 // Vision Transformer (Dosovitskiy et al. 2021) and DeiT (Touvron et al. 2021) as timm
 // 0.9.16's `VisionTransformer` / `VisionTransformerDistilled` in eval mode: patches ->
@@ -209,6 +209,12 @@ interface Variant {
   deit: boolean;
   /** the default pretrained tag's classes (vit_large_patch32_224's orig_in21k has none) */
   numClasses: number;
+  /** input resolution (default 224): the *_384 models' pos_embed holds (384 / patch)^2 patches */
+  img?: number;
+  /** default true; the MIIL ViT has none */
+  qkvBias?: boolean;
+  /** the default tag's eval preprocessing, where it is not the family's */
+  preprocess?: Preprocess;
 }
 
 function defaultConfig(v: Variant): VitConfig {
@@ -219,8 +225,8 @@ function defaultConfig(v: Variant): VitConfig {
     depth: v.depth,
     heads: v.heads,
     mlpHidden: 4 * v.dim,
-    qkvBias: true,
-    tokens: (224 / v.patch) ** 2,
+    qkvBias: v.qkvBias ?? true,
+    tokens: ((v.img ?? 224) / v.patch) ** 2,
     numClasses: v.numClasses,
     distilled: v.distilled,
   };
@@ -291,6 +297,44 @@ const VARIANTS: Variant[] = [
     deit: false,
     numClasses: classes ?? 1000,
   })),
+  // the 384 px fine-tunes (default tags augreg_in21k_ft_in1k, large/32 orig_in21k_ft_in1k):
+  // crop 1.0, bicubic, Inception mean/std
+  ...(
+    [
+      ['tiny', 16, 192, 12, 3],
+      ['small', 16, 384, 12, 6],
+      ['small', 32, 384, 12, 6],
+      ['base', 16, 768, 12, 12],
+      ['base', 32, 768, 12, 12],
+      ['large', 16, 1024, 24, 16],
+      ['large', 32, 1024, 24, 16],
+    ] as const
+  ).map(([size, patch, dim, depth, heads]): Variant => ({
+    name: `vit_${size}_patch${patch}_384`,
+    patch,
+    dim,
+    depth,
+    heads,
+    distilled: false,
+    deit: false,
+    numClasses: 1000,
+    img: 384,
+    preprocess: { inputSize: [3, 384, 384], cropPct: 1, interpolation: 'bicubic', ...INCEPTION },
+  })),
+  // Alibaba MIIL's ViT-B/16 (ImageNet-21K-P, no qkv bias). Its paper name meant the
+  // ImageNet-1k fine-tune (in21k_ft_in1k; models/names.ts): mean 0, std 1, bilinear
+  {
+    name: 'vit_base_patch16_224_miil',
+    patch: 16,
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    distilled: false,
+    deit: false,
+    numClasses: 1000,
+    qkvBias: false,
+    preprocess: { inputSize: [3, 224, 224], cropPct: 0.875, interpolation: 'bilinear', mean: [0, 0, 0], std: [1, 1, 1] },
+  },
   // (timm 0.9.16 has no vit_tiny_patch32_224, so neither do we)
   ...(
     [
@@ -326,6 +370,6 @@ export const vitSpecs: VitSpec[] = VARIANTS.map((v) => ({
   name: v.name,
   family: 'vit',
   // timm's default tags: augreg (Inception mean/std) for ViT, fb_in1k (ImageNet) for DeiT
-  preprocess: preprocess(0.9, v.deit ? IMAGENET : INCEPTION),
+  preprocess: v.preprocess ?? preprocess(0.9, v.deit ? IMAGENET : INCEPTION),
   build: (weights, options) => buildVit(vitConfig(v, weights, options)),
 }));
