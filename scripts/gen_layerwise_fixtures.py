@@ -18,7 +18,8 @@ every generator in GENERATORS (bilinear sampling) and the fixture's `input` imag
      `<name>#1`;
    - the functional ops that are not exactly equivariant, injected by minimal monkeypatches
      of the parent's forward: `pos_embed` (ViT/DeiT: `x + pos_embed` after the token
-     concatenation) and `global_pool` (Mixer: mean over tokens);
+     concatenation; ConViT: before it) and `global_pool` (Mixer, ResMLP: mean over tokens),
+     Inception v3's functional branch pools `<block>.avg_pool2d` / `<block>.max_pool2d`;
    - timm's BatchNormAct2d's own batch norm (it has children `drop` and `act`, so it is no
      leaf): a functional layer under the module's name, type BatchNormAct2d;
    - ConViT's GPSA and MHSA are one layer each, as timm's `Attention`;
@@ -144,6 +145,8 @@ def layouts_for(family, model, name, h, out, prefix):
         m = re.match(r'(stages\.\d+\.blocks\.\d+)\.(norm|mlp\.\w+)$', base)
         if m and not model.get_submodule(m.group(1)).use_conv_mlp:
             return ('nhwc',), ('nhwc',)
+    if family == 'mlp_mixer' and re.match(r'blocks\.\d+\.linear_tokens$', base):
+        return ('tokens_last', 0), ('tokens_last', 0)   # ResMLP's token map: tokens in and out
     if family == 'mlp_mixer':
         m = re.match(r'blocks\.\d+\.mlp_tokens\.(\w+)$', base)
         if m:
@@ -262,6 +265,26 @@ def instrument(model, family, probe):
             return model.pos_drop(x)
         model._pos_embed = _pos_embed
 
+    if family == 'inception_v3':
+        inception_v3_pools(model, probe)
+
+    if family == 'convit':
+        assert model.use_pos_embed and model.global_pool == 'token'
+
+        def forward_features(x):   # timm's, with the pos_embed add seen by the probe
+            x = model.patch_embed(x)
+
+            def add_pos(h):
+                return h + model.pos_embed
+            x = model.pos_drop(probe('pos_embed', 'pos_embed_add', add_pos, x, add_pos(x)))
+            cls_tokens = model.cls_token.expand(x.shape[0], -1, -1)
+            for u, blk in enumerate(model.blocks):
+                if u == model.local_up_to_layer:
+                    x = torch.cat((cls_tokens, x), dim=1)   # equivariant: the class token has G = 0
+                x = blk(x)
+            return model.norm(x)
+        model.forward_features = forward_features
+
     if family == 'mlp_mixer':
         assert model.global_pool == 'avg'
 
@@ -272,6 +295,29 @@ def instrument(model, family, probe):
             x = model.head_drop(x)
             return x if pre_logits else model.head(x)
         model.forward_head = forward_head
+
+
+def inception_v3_pools(model, probe):
+    """Inception v3's blocks call F.avg_pool2d / F.max_pool2d for their pool branches:
+    layers `<block>.avg_pool2d` / `<block>.max_pool2d`, seen through the module's `F`
+    (a copy of torch.nn.functional whose two pools go through the probe) and named after
+    the block that a forward pre-hook says is running."""
+    import types
+    mod = sys.modules[type(model).__module__]
+    running = []
+    for name, m in model.named_modules():
+        if re.fullmatch(r'Inception[A-E]', type(m).__name__):
+            m.register_forward_pre_hook(lambda _m, _inp, name=name: running.append(name))
+
+    def pool(kind):
+        def probed(x, *args, **kwargs):
+            def fn(h):
+                return getattr(F, kind)(h, *args, **kwargs)
+            return probe(f'{running[-1]}.{kind}', kind, fn, x, fn(x))
+        return probed
+    shim = types.SimpleNamespace(**{k: getattr(F, k) for k in dir(F) if not k.startswith('__')})
+    shim.avg_pool2d, shim.max_pool2d = pool('avg_pool2d'), pool('max_pool2d')
+    mod.F = shim
 
 
 def layer_lie(rec, lay_in, lay_out, gen):
@@ -304,8 +350,9 @@ def make_fixture(entry, models_dir, out_dir):
     family = entry['timm_class'].split('.')[2]
     model = load_model(entry, models_dir)
     # (prefix tokens after the concatenation, patch tokens)
-    prefix = (getattr(model, 'num_prefix_tokens', 0) if family in ('vision_transformer', 'deit') else 0,
-              model.patch_embed.num_patches if family in ('vision_transformer', 'deit')
+    prefix = (getattr(model, 'num_prefix_tokens', 0) if family in ('vision_transformer', 'deit')
+              else 1 if family == 'convit' else 0,
+              model.patch_embed.num_patches if family in ('vision_transformer', 'deit', 'convit')
               else model.stem.num_patches if family == 'mlp_mixer' else None)
     probe = Probe()
     instrument(model, family, probe)

@@ -38,6 +38,11 @@ VGG's ConvMlp head is hardcoded 4096 wide; its fixtures rebuild `pre_logits` and
 timm's own classes at `num_features` (patch = {"num_features": N}). EfficientNet and
 MobileNetV2 are built by timm's `_gen_efficientnet` / `_gen_mobilenet_v2` (entry `factory`)
 with small width and depth multipliers, so timm's own scaling rules make them small.
+Inception v3 / v4 / Inception-ResNet v2 hardcode every width and depth: their fixtures slice
+each conv, batch norm and the classifier 16x narrower in place (patch width_divisor), keep
+fewer blocks of timm's Sequentials (patch keep) and replace Inception v3's repeated blocks by
+nn.Identity (patch identity). timm's ConViT GPSA caches its relative indices in float32, so
+the scripts recompute them in the weights' dtype (float64 references).
 """
 import argparse
 import copy
@@ -112,10 +117,36 @@ CONFIGS = [
     dict(name='mobilenetv2_mini', arch='mobilenetv2_110d', module='efficientnet', cls='EfficientNet',
          factory='_gen_mobilenet_v2', img=64, seed=2008, calib=32,
          kwargs=dict(variant='mobilenetv2_110d', channel_multiplier=0.25, depth_multiplier=0.5, fix_stem_head=True)),
+    # Inception v3 / v4 / Inception-ResNet v2: timm hardcodes their widths and depths, so the
+    # fixtures slice every conv 16x narrower (patch width_divisor) and v4 / IRv2 keep one block
+    # of each kind (patch keep); 107 px leaves the 8x8 stage 2x2 (image-like). Inception v3's
+    # repeated blocks (as wide out as in) become Identity (patch identity): at full depth its
+    # float32 forward drifts 1.3e-5 of max |logit| from float64 (every seed and width tried),
+    # enough to flip a ReLU whose input is within 1e-5 of 0 in the later blocks.
+    dict(name='inception_v3_mini', arch='inception_v3', module='inception_v3', cls='InceptionV3', img=107,
+         seed=3001, calib=32, kwargs=dict(),
+         patch=dict(width_divisor=16, identity=['Mixed_5d', 'Mixed_6c', 'Mixed_6d', 'Mixed_6e', 'Mixed_7c'])),
+    dict(name='inception_v4_mini', arch='inception_v4', module='inception_v4', cls='InceptionV4', img=107,
+         seed=3002, calib=32, kwargs=dict(), patch=dict(width_divisor=16, keep={'features': [0, 1, 2, 3, 4, 5, 6, 10, 11, 18, 19]})),
+    dict(name='inception_resnet_v2_mini', arch='inception_resnet_v2', module='inception_resnet_v2',
+         cls='InceptionResnetV2', img=107, seed=3003, calib=32, kwargs=dict(),
+         patch=dict(width_divisor=16, keep={'repeat': 1, 'repeat_1': 1, 'repeat_2': 1})),
+    # ResMLP: timm's MlpMixer with ResBlock / Affine; ConvMixer with GELU (1536_20) and ReLU
+    # (768_32); ConViT with two GPSA blocks and one MHSA block (the class token joins there)
+    dict(name='resmlp_mini', arch='resmlp_12_224', module='mlp_mixer', cls='MlpMixer', img=32, seed=3004,
+         kwargs=dict(img_size=32, patch_size=8, num_blocks=2, embed_dim=48, mlp_ratio=4,
+                     block_layer='ResBlock', norm_layer='Affine')),
+    dict(name='convmixer_mini', arch='convmixer_1536_20', module='convmixer', cls='ConvMixer', img=32, seed=3005,
+         kwargs=dict(dim=16, depth=2, kernel_size=9, patch_size=4)),
+    dict(name='convmixer_relu_mini', arch='convmixer_768_32', module='convmixer', cls='ConvMixer', img=28,
+         seed=3006, kwargs=dict(dim=16, depth=1, kernel_size=7, patch_size=7, act_layer='ReLU')),
+    dict(name='convit_mini', arch='convit_small', module='convit', cls='ConVit', img=32, seed=3007,
+         kwargs=dict(img_size=32, patch_size=8, embed_dim=12, num_heads=4, depth=3, local_up_to_layer=2)),
 ]
 HEADS = {'resnet': ['fc'], 'vision_transformer': ['head'], 'deit': ['head', 'head_dist'],
          'mlp_mixer': ['head'], 'convnext': ['head.fc'], 'vgg': ['head.fc'], 'densenet': ['classifier'],
-         'efficientnet': ['classifier']}
+         'efficientnet': ['classifier'], 'inception_v3': ['fc'], 'inception_v4': ['last_linear'],
+         'inception_resnet_v2': ['classif'], 'convmixer': ['head'], 'convit': ['head']}
 
 # every architecture the spec names (section 4): their timm eval preprocessing goes in the manifest
 NAMED_ARCHS = (
@@ -130,7 +161,10 @@ NAMED_ARCHS = (
        'tv_resnet101', 'tv_resnet152', 'wide_resnet101_2']
     + ['densenet121', 'densenet161', 'densenet169', 'densenet201', 'tv_densenet121', 'densenetblur121d']
     + [f'efficientnet_b{i}' for i in range(5)]
-    + ['mobilenetv2_100', 'mobilenetv2_110d', 'mobilenetv2_120d', 'mobilenetv2_140'])
+    + ['mobilenetv2_100', 'mobilenetv2_110d', 'mobilenetv2_120d', 'mobilenetv2_140']
+    + ['inception_v3', 'inception_v4', 'inception_resnet_v2']
+    + ['resmlp_12_224', 'resmlp_24_224', 'resmlp_36_224', 'resmlp_big_24_224']
+    + ['convmixer_1536_20', 'convmixer_768_32', 'convmixer_1024_20_ks9_p14', 'convit_tiny', 'convit_small', 'convit_base'])
 
 
 # ---------------------------------------------------------------- safetensors
@@ -185,13 +219,75 @@ def build_timm(module, factory, kwargs, patch):
     then the fixture's `patch`: narrowed ResNet stages, a narrowed VGG head."""
     import importlib
     mod = importlib.import_module(f'timm.models.{module}')
+    if module == 'convit':
+        gpsa_in_weight_dtype(mod.GPSA)
     kw = resolve_kwargs(kwargs)
     if patch.get('channels'):
         return build_narrow_resnet(mod, kw, patch['channels'])
     model = getattr(mod, factory)(**kw)
     if patch.get('num_features'):
         narrow_vgg_head(mod, model, patch['num_features'], kw['num_classes'])
+    if patch.get('keep'):
+        keep_blocks(model, patch['keep'])
+    for name in patch.get('identity', []):
+        setattr(model, name, nn.Identity())
+    if patch.get('width_divisor'):
+        narrow_widths(model, patch['width_divisor'])
     return model
+
+
+def gpsa_in_weight_dtype(gpsa):
+    """timm's GPSA caches rel_indices as a float32 plain attribute (not a buffer), which
+    .double() leaves float32, and pos_proj then fails on float64 weights: recompute it in
+    the weights' dtype (small integers: the same values in either)."""
+    if getattr(gpsa, '_lee_dtype_patch', False):
+        return
+    get_rel, forward = gpsa.get_rel_indices, gpsa.forward
+
+    def get_rel_indices(self, num_patches):
+        return get_rel(self, num_patches).to(self.qk.weight.dtype)
+
+    def forward_in_dtype(self, x):
+        if self.rel_indices is not None and self.rel_indices.dtype != self.qk.weight.dtype:
+            self.rel_indices = None
+        return forward(self, x)
+    gpsa.get_rel_indices, gpsa.forward, gpsa._lee_dtype_patch = get_rel_indices, forward_in_dtype, True
+
+
+def keep_blocks(model, keep):
+    """Fewer blocks in timm's hardcoded-depth Sequentials: {path: n} keeps the first n,
+    {path: [i, ...]} those indices (Inception v4's `features`, Inception-ResNet v2's repeats)."""
+    for path, k in keep.items():
+        seq = model.get_submodule(path)
+        parent, _, attr = path.rpartition('.')
+        setattr(model.get_submodule(parent) if parent else model, attr,
+                nn.Sequential(*(list(seq)[:k] if isinstance(k, int) else [seq[i] for i in k])))
+
+
+def narrow_widths(model, f):
+    """Every conv, batch norm and the classifier's input f times narrower (the RGB input
+    stays 3 wide), by slicing timm's own modules in place: for the Inception family, whose
+    widths timm hardcodes. Every width must divide by f, so concatenations still add up."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                cin = m.in_channels if m.in_channels == 3 else m.in_channels // f
+                assert m.groups == 1 and m.out_channels % f == 0 and (cin == 3 or m.in_channels % f == 0), m
+                m.in_channels, m.out_channels = cin, m.out_channels // f
+                m.weight = nn.Parameter(m.weight[:m.out_channels, :cin].clone())
+                if m.bias is not None:
+                    m.bias = nn.Parameter(m.bias[:m.out_channels].clone())
+            elif isinstance(m, nn.BatchNorm2d):
+                assert m.num_features % f == 0, m
+                m.num_features //= f
+                for k in ('weight', 'bias'):
+                    setattr(m, k, nn.Parameter(getattr(m, k)[:m.num_features].clone()))
+                for k in ('running_mean', 'running_var'):
+                    setattr(m, k, getattr(m, k)[:m.num_features].clone())
+            elif isinstance(m, nn.Linear):
+                assert m.in_features % f == 0, m
+                m.in_features //= f
+                m.weight = nn.Parameter(m.weight[:, :m.in_features].clone())
 
 
 def resolve_kwargs(kwargs):
@@ -200,14 +296,16 @@ def resolve_kwargs(kwargs):
     from functools import partial
     from timm.layers import BlurPool2d, get_attn
     from timm.models.resnet import BasicBlock, Bottleneck
-    names = dict(BasicBlock=BasicBlock, Bottleneck=Bottleneck, BlurPool2d=BlurPool2d, BatchNorm2d=nn.BatchNorm2d)
+    from timm.models.mlp_mixer import Affine, ResBlock
+    names = dict(BasicBlock=BasicBlock, Bottleneck=Bottleneck, BlurPool2d=BlurPool2d, BatchNorm2d=nn.BatchNorm2d,
+                 ResBlock=ResBlock, Affine=Affine, ReLU=nn.ReLU)
 
     def attn(v):
         kind, ratio = v.split(':')
         return partial(get_attn(kind), rd_ratio=float(ratio))
     out = {}
     for k, v in kwargs.items():
-        if isinstance(v, str) and k in ('block', 'aa_layer', 'norm_layer'):
+        if isinstance(v, str) and k in ('block', 'aa_layer', 'norm_layer', 'block_layer', 'act_layer'):
             v = names.get(v, v)
         elif k == 'block_args':
             v = {a: attn(b) if a == 'attn_layer' else b for a, b in v.items()}
@@ -251,8 +349,14 @@ def uniform(shape, lo, hi):
 def random_param(module, pname, p):
     if pname == 'bias':
         return signed_uniform(p.shape, 0.05, 0.3)
-    if pname == 'gamma':  # ConvNeXt block / ViT LayerScale
+    if pname in ('gamma', 'ls1', 'ls2'):  # ConvNeXt block / ViT / ResMLP LayerScale
         return uniform(p.shape, 0.1, 1.0)
+    if pname == 'alpha':  # ResMLP's Affine
+        return uniform(p.shape, 0.8, 1.2)
+    if pname == 'beta':
+        return signed_uniform(p.shape, 0.05, 0.3)
+    if pname == 'gating_param':  # ConViT GPSA: sigmoid gates between 0.27 and 0.73
+        return uniform(p.shape, -1.0, 1.0)
     if pname in ('cls_token', 'dist_token', 'reg_token'):
         return torch.randn(p.shape)
     if pname == 'pos_embed':

@@ -3,7 +3,7 @@ import { MODELS } from '../models/registry.js';
 import { namedModules } from '../models/module.js';
 
 /** Where a class's timm name is not its own name (timm calls both MLPs `Mlp`). */
-const ALIASES: Record<string, string> = { ConvMlp: 'Mlp' };
+const ALIASES: Record<string, string> = { ConvMlp: 'Mlp', ResMlp: 'MlpMixer' };
 
 // Reports name layers by `Module.type`, which every class spells out because a
 // minifier renames classes (the web build is minified). Here, unminified, each class

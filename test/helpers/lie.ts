@@ -25,7 +25,7 @@ const REPORT = !!process.env.LEE_LIE_REPORT;
 
 /** Families whose own test file (test/models.<family>.test.ts) runs their Lie and
  * layerwise fixtures; test/lie.test.ts and test/layerwise.test.ts run all the others. */
-export const FAMILY_FILES = new Set(['vgg', 'densenet', 'efficientnet']);
+export const FAMILY_FILES = new Set(['vgg', 'densenet', 'efficientnet', 'inception', 'resmlp', 'convmixer', 'convit']);
 
 /** Whether a fixture of `arch` belongs to test/lie.test.ts and test/layerwise.test.ts. */
 export const inSharedFiles = (arch: string): boolean => !FAMILY_FILES.has(modelSpec(arch).family);
