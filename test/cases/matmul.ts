@@ -47,6 +47,7 @@ export const matmulCases: OpCase[] = [
   product('transB [3,4,9] @ [3,7,9]^T', [3, 4, 9], [3, 7, 9], { transB: true }),
   product('transB vec4 loads [5,8] @ [6,8]^T', [5, 8], [6, 8], { transB: true }),
   product('1x1x1 with batch [3,1,1] @ [3,1,1]', [3, 1, 1], [3, 1, 1]),
+  product("constant [1,4,9,9] @ [2,4,9,5] (ConViT GPSA's positional attention on v)", [1, 4, 9, 9], [2, 4, 9, 5], { constant: 'a' }),
   product('several scalar tiles [70,33] @ [33,65]', [70, 33], [33, 65]),
   product('64x96x80 (vec4 path)', [64, 96], [96, 80]),
   // the tilings chosen on other adapters, run here too

@@ -32,6 +32,7 @@ const MAX_POOLS: PoolCase[] = [
   [[1, 2, 7, 6], { kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [2, 2] }, 'dilation 2'],
   [[2, 1, 5, 7], { kernel: [2, 3], stride: [1, 2], padding: [1, 0] }, 'non-square kernel and stride'],
   [[1, 1, 3, 3], { kernel: [3, 3] }, 'one window'],
+  [[2, 3, 9, 7], { kernel: [3, 3], stride: [2, 2] }, 'Inception reduction 3x3 s2, no padding, odd map'],
   [[1, 1, 1, 1], { kernel: [1, 1] }, 'single pixel'],
 ];
 
@@ -43,6 +44,8 @@ const AVG_POOLS: PoolCase[] = [
   [[1, 2, 6, 5], { kernel: [2, 2] }, 'default stride, odd width'],
   [[1, 1, 1, 1], { kernel: [1, 1] }, 'single pixel'],
   [[2, 3, 7, 7], { kernel: [2, 2], stride: [2, 2], ceilMode: true, countIncludePad: false }, 'ResNet-D shortcut on an odd map: a partial last window'],
+  [[2, 3, 5, 6], { kernel: [3, 3], stride: [1, 1], padding: [1, 1] }, 'Inception v3 branch pool 3x3 s1 p1, pad counted'],
+  [[2, 3, 5, 6], { kernel: [3, 3], stride: [1, 1], padding: [1, 1], countIncludePad: false }, 'Inception v4 branch pool 3x3 s1 p1, pad not counted'],
 ];
 
 const describePool = (shape: number[], o: PoolRefOptions) =>
