@@ -5,7 +5,7 @@ import { elementwiseCases, reluAtZero } from './cases/elementwise.js';
 import { matmulCases } from './cases/matmul.js';
 import { convCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
-import { maxAtTies, reduceCases } from './cases/reduce.js';
+import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
 import { layoutCases } from './cases/layout.js';
 import { attentionCases } from './cases/attention.js';
@@ -35,4 +35,5 @@ runOpTable([
   maxAtTies,
   maxPoolAtTies,
   bilinearAtCentres,
+  ...confidentSoftmax,
 ]);

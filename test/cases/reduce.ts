@@ -153,3 +153,25 @@ export const maxAtTies: OpCase = {
     maxTies(tiedRows([2, 37, 3])),
   ],
 };
+
+/** Confident rows, as a trained classifier's logits are: one class 9-13 above the rest,
+ * so p_top is within ~1e-4 of 1. The JVP of the top class is then a small difference of
+ * nearly equal terms; the kernel's form relative to the argmax's tangent keeps it to
+ * float32 precision (the textbook p (dx - sum p dx) is off by ~1e-3 relative here). */
+const confident = (rng: { normals(n: number, s?: number): number[] }, n: number): number[] =>
+  rng.normals(n, 1).map((v, i) => (i % 10 === (Math.floor(i / 10) * 3) % 10 ? v + 9 + (Math.floor(i / 10) % 5) : v));
+
+export const confidentSoftmax: OpCase[] = [
+  {
+    name: 'softmax [5,10] (confident rows: p_top ~ 1 - 1e-4)',
+    inputs: [{ shape: [5, 10], init: confident }],
+    gpu: ([x]) => ops.softmax(x!),
+    ref: ([x]) => softmaxRefAt(x!),
+  },
+  {
+    name: 'logSoftmax [5,10] (confident rows: p_top ~ 1 - 1e-4)',
+    inputs: [{ shape: [5, 10], init: confident }],
+    gpu: ([x]) => ops.logSoftmax(x!),
+    ref: ([x]) => logSoftmaxRefAt(x!),
+  },
+];
