@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { LeeError } from '../engine/errors.js';
 import { parseCheckpointConfig, type CheckpointConfig } from '../models/checkpoint.js';
 import { parseHubId } from '../models/hub-id.js';
+import { architectureOf } from '../models/registry.js';
 import { checkArch } from '../lee/plan.js';
 import { hubSnapshot } from './hub.js';
 
@@ -18,7 +19,7 @@ export interface Checkpoint {
 }
 
 export interface ResolvedModel {
-  /** a registered architecture */
+  /** a registered architecture, or a timm name of one (`resnet50.tv_in1k`, `tv_resnet50`) */
   arch: string;
   checkpoint?: Checkpoint;
   /** the hub id, as given, when it came from the hub */
@@ -41,8 +42,8 @@ export async function readCheckpointDir(dir: string, source = dir): Promise<Chec
   return { file, config, source };
 }
 
-/** `arch.tag` names (timm 0.9) run the architecture; the tag picks nothing here. */
-const archOf = (name: string): string => name.split('.', 1)[0]!;
+/** The architecture a `--model` name runs (`resnet50.tv_in1k`, `tv_resnet50` -> resnet50). */
+const archOf = (name: string): string => architectureOf(name) ?? name.split('.', 1)[0]!;
 
 /** The architecture and checkpoint of `--model` / `--weights`: a hub id (downloaded into
  * the hub cache unless it is there), a checkpoint directory, a bare safetensors file
@@ -71,5 +72,6 @@ export async function resolveModel(model: string | undefined, weights: string | 
     }
     return { arch: fromConfig, checkpoint, ...(hub ? { hubId: model } : {}) };
   }
-  return { arch: model ? archOf(model) : defaultArch, checkpoint };
+  // the name as given: a timm name carries its tag's preprocessing (modelSpec)
+  return { arch: model ?? defaultArch, checkpoint };
 }

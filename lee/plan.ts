@@ -1,6 +1,6 @@
 import { LeeError } from '../engine/errors.js';
 import type { HostTensor } from '../engine/safetensors.js';
-import { buildModel, modelSpec, outputClasses, MODELS } from '../models/registry.js';
+import { architectureOf, buildModel, modelSpec, outputClasses, MODELS } from '../models/registry.js';
 import { randomWeights } from '../models/init.js';
 import { nameModules, uploadWeights, type Module } from '../models/module.js';
 import type { CheckpointConfig } from '../models/checkpoint.js';
@@ -45,9 +45,9 @@ export interface CheckpointWeights {
   hubId?: string;
 }
 
-/** A registered architecture, or a LeeError that lists them. */
+/** A registered architecture (or a timm name of one), or a LeeError that lists them. */
 export function checkArch(arch: string, where: string): string {
-  if (!MODELS.some((m) => m.name === arch)) {
+  if (!architectureOf(arch)) {
     throw new LeeError(`${where} architecture '${arch}' is not supported by lee-gpu. Known: ${MODELS.map((m) => m.name).join(', ')}`);
   }
   return arch;

@@ -5,6 +5,7 @@ import { AvgPool2d, Conv2d, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePoo
 import { Dropout } from './transformer-layers.js';
 import { convNormActs, type ConvNormAct, type ConvNormActFactory } from './norm-act.js';
 import { INCEPTION, countIndexed, shapeOf, type ModelSpec } from './spec.js';
+import { checkInceptionInput } from './inception_v3.js';
 
 // Inception-ResNet v2 (Szegedy et al. 2017) as timm 0.9.16's `InceptionResnetV2`: the
 // Inception stem, Mixed_5b, 10 Block35 (35x35), Mixed_6a, 20 Block17 (17x17), Mixed_7a,
@@ -227,6 +228,7 @@ export class InceptionResnetV2 extends Module {
   }
 
   forward(x: Dual): Dual {
+    checkInceptionInput(x, 'Inception-ResNet v2');
     const trunk = [
       this.conv2d_1a,
       this.conv2d_2a,

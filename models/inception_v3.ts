@@ -1,4 +1,4 @@
-import { ops, type Dual } from '../engine/index.js';
+import { LeeError, ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module } from './module.js';
 import { layerOp } from './hooks.js';
@@ -23,6 +23,13 @@ const branchAvgPool = (block: Module, x: Dual): Dual =>
 /** F.max_pool2d(x, 3, stride 2), no padding. */
 const branchMaxPool = (block: Module, x: Dual): Dual =>
   layerOp(`${block.name}.max_pool2d`, 'max_pool2d', (t) => ops.maxPool2d(t, { kernel: 3, stride: 2 }), x);
+
+/** The unpadded stems and reductions of timm's Inceptions need 75 x 75 px at least
+ * (their 8x8 stage at 299 px is then 1x1): say so before any kernel runs. */
+export function checkInceptionInput(x: Dual, model: string): void {
+  const [, , h = 0, w = 0] = x.primal.shape;
+  if (h < 75 || w < 75) throw new LeeError(`${model} needs an input of at least 75x75 px (timm's default is 299), got ${h}x${w}`);
+}
 
 const widthOf = (...convs: ConvNormAct[]) => convs.reduce((a, c) => a + c.outChannels, 0);
 const chain = (x: Dual, ...convs: ConvNormAct[]) => convs.reduce((h, c) => c.forward(h), x);
@@ -286,6 +293,7 @@ export class InceptionV3 extends Module {
   }
 
   forward(x: Dual): Dual {
+    checkInceptionInput(x, 'Inception v3');
     const stem = [this.Conv2d_1a_3x3, this.Conv2d_2a_3x3, this.Conv2d_2b_3x3, this.Pool1, this.Conv2d_3b_1x1, this.Conv2d_4a_3x3, this.Pool2];
     const mixed = [this.Mixed_5b, this.Mixed_5c, this.Mixed_5d, this.Mixed_6a, this.Mixed_6b, this.Mixed_6c, this.Mixed_6d, this.Mixed_6e, this.Mixed_7a, this.Mixed_7b, this.Mixed_7c];
     let h = x;

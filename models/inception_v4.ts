@@ -5,6 +5,7 @@ import { AvgPool2d, Identity, Linear, MaxPool2d, SelectAdaptivePool2d } from './
 import { Dropout } from './transformer-layers.js';
 import { convNormActs, type ConvNormAct, type ConvNormActFactory } from './norm-act.js';
 import { INCEPTION, shapeOf, type ModelSpec } from './spec.js';
+import { checkInceptionInput } from './inception_v3.js';
 
 // Inception v4 (Szegedy et al. 2017) as timm 0.9.16's `InceptionV4`: one `features`
 // Sequential of a 3-conv stem, Mixed3a / 4a / 5a (two-branch stem blocks), InceptionA x4
@@ -263,6 +264,7 @@ export class InceptionV4 extends Module {
   }
 
   forward(x: Dual): Dual {
+    checkInceptionInput(x, 'Inception v4');
     return this.last_linear.forward(this.head_drop.forward(this.global_pool.forward(this.features.forward(x))));
   }
 }

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CORE_MODELS } from '../models/names.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -30,10 +31,10 @@ describe('lee CLI', () => {
     expect(text.stdout).toMatch(/maxComputeWorkgroupStorageSize\s+\d+/);
   });
 
-  it('models lists every architecture of SPEC 4 with its parameter count and input size', () => {
+  it('models lists every architecture of SPEC 4 and every name of the paper sweep, with parameter counts and input sizes', () => {
     const r = lee('models', '--json');
     expect(r.code, r.stderr).toBe(0);
-    const rows = JSON.parse(r.stdout) as { name: string; params: number; input: number[] }[];
+    const rows = JSON.parse(r.stdout) as { name: string; params: number; input: number[]; timm?: string }[];
     const names = rows.map((m) => m.name);
     const wanted = [
       'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnetblur18', 'resnetblur50', 'wide_resnet50_2',
@@ -44,13 +45,29 @@ describe('lee CLI', () => {
       'mixer_s16_224', 'mixer_s32_224', 'mixer_b16_224', 'mixer_b32_224', 'mixer_l16_224',
       'convnext_atto', 'convnext_femto', 'convnext_pico', 'convnext_nano', 'convnext_tiny', 'convnext_small', 'convnext_base',
     ];
-    expect(names.sort()).toEqual([...wanted].sort());
+    for (const n of [...wanted, ...CORE_MODELS]) expect(names, n).toContain(n);
     // torchvision/timm's published counts
     expect(rows.find((m) => m.name === 'resnet50')!.params).toBe(25_557_032);
     expect(rows.find((m) => m.name === 'vit_base_patch16_224')!.params).toBe(86_567_656);
-    for (const m of rows) expect(m.input).toEqual([3, 224, 224]);
+    for (const m of rows.filter((m) => wanted.includes(m.name))) expect(m.input).toEqual([3, 224, 224]);
+    // a timm 0.6 name runs its timm 0.9 tag, with that tag's preprocessing
+    expect(rows.find((m) => m.name === 'convnext_tiny_in22ft1k')).toMatchObject({ timm: 'convnext_tiny.fb_in22k_ft_in1k', crop_pct: 0.875 });
     const text = lee('models');
     expect(text.stdout).toMatch(/^resnet50\s+resnet\s+25\.6M\s+3x224x224/m);
+    expect(text.stdout).toMatch(/^convnext_tiny_in22ft1k\s+-> convnext_tiny\.fb_in22k_ft_in1k$/m);
+  });
+
+  it('models --sweep core lists the 83 names of the paper sweep and which are supported', () => {
+    const text = lee('models', '--sweep', 'core');
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^tv_resnet50\s+resnet50\.tv_in1k\s+resnet\s+yes\s+224x224\s+0\.875\s+bilinear$/m);
+    expect(text.stdout).toMatch(/^inception_v3\s+inception_v3\.tv_in1k\s+inception\s+yes\s+299x299/m);
+    const r = lee('models', '--sweep', 'core', '--json');
+    const report = JSON.parse(r.stdout) as { total: number; supported: number; models: { name: string; supported: boolean }[] };
+    expect(report.models.map((m) => m.name)).toEqual([...CORE_MODELS]);
+    expect(report.total).toBe(83);
+    expect(text.stdout).toContain(`${report.supported}/83 of the core sweep supported`);
+    expect(lee('models', '--sweep', 'nope').stderr).toMatch(/unknown sweep 'nope' \(known: core\)/);
   });
 
   it('an unknown command is one clear error and exit 1', () => {

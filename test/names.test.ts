@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import { LeeError } from '../engine/errors.js';
 import { namedParams } from '../models/module.js';
 import { MODELS, architectureOf, modelSpec } from '../models/registry.js';
-import { CORE_MODELS, resolveName } from '../models/names.js';
+import { CORE_MODELS, deprecatedNames, resolveName } from '../models/names.js';
 import type { Preprocess } from '../models/spec.js';
 
 // The paper's 83 `core_models` names against timm 0.9.16 (scripts/gen_name_fixtures.py):
@@ -106,6 +106,14 @@ describe('model names', () => {
     expect(modelSpec('vit_base_patch16_384').preprocess.inputSize).toEqual([3, 384, 384]);
     expect(modelSpec('inception_v3.gluon_in1k').preprocess.mean).toEqual([0.485, 0.456, 0.406]);
     expect(modelSpec('inception_v3').preprocess).toMatchObject({ inputSize: [3, 299, 299], mean: [0.5, 0.5, 0.5] });
+  });
+
+  it("every timm 0.6 name in the table resolves to a tag timm 0.9 has", () => {
+    for (const [old, target] of deprecatedNames()) {
+      const r = resolveName(old);
+      expect(r, old).toBeDefined();
+      expect(target.includes('.') ? r!.timm : r!.arch, old).toBe(target);
+    }
   });
 
   it('an unknown name or tag is a clear error', () => {
