@@ -15,6 +15,9 @@ export const DEFAULT_MODEL = 'resnet18';
 export const DEFAULT_SEED = 0;
 /** The synthetic bundled images are small; a randomly initialised model runs them at 64 px. */
 export const RANDOM_PREPROCESS: Partial<Preprocess> = { inputSize: [3, 64, 64], cropPct: 1 };
+/** Images per forward pass of an e2e run; the demo's small models take 50 at once. */
+export const E2E_BATCH = 8;
+export const DEMO_E2E_BATCH = 50;
 /** What reports say a random model's weights are. */
 export const RANDOM_WEIGHTS = `random (seed ${DEFAULT_SEED}; not a trained model)`;
 

@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { encodeSafetensors, parseSafetensors } from '../engine/safetensors.js';
-import { loadImage } from '../cli/images.js';
+import { listImages, loadImage } from '../cli/images.js';
 import { modelSpec } from '../models/registry.js';
 import { GENERATORS, COLUMN } from '../lee/transforms.js';
+import { E2E_BATCH } from '../lee/plan.js';
 import { Rng } from './helpers/random.js';
 import { CHROMIUM, launchChromium, type Browser } from './browser/chromium.js';
 import { startHubServer, type HubServer } from './helpers/hub-server.js';
@@ -76,7 +77,7 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
   it('runs the embedded default: every number in its tables and its CSV and JSON are those of lee e2e', async () => {
     await noError();
     defaultBytes = await gpuBytes(page());
-    expect(defaultBytes).toBeGreaterThan(0);
+    expect(defaultBytes, 'the default model(s) on the GPU').toBeGreaterThan(0);
     const t0 = performance.now();
     await act(page(), '#run');
     timings.default_browser_s = Number(await page().getAttribute('#results', 'data-seconds'));
@@ -112,10 +113,19 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     expectSameCsv((await download(page(), '#dl-csv')).toString('utf8'), csv, SAME, 'CSV, page vs lee e2e --out');
     const pageJson = JSON.parse((await download(page(), '#dl-json')).toString('utf8'));
     expectSameJson(pageJson, json);
-  });
+  }, 600_000);
 
   it('preprocesses PNG and JPEG files as the CLI does, and ignores EXIF orientation as PIL does', async () => {
-    // the loaded default is resnet18 (random or not): its eval config at 224 px, bicubic
+    // the fixture checkpoint with config.json's preprocessing made resnet18's own (224 px, bicubic)
+    const config = JSON.parse(readFileSync(join(HUB_REPO, 'config.json'), 'utf8'));
+    const pre = modelSpec('resnet18').preprocess;
+    Object.assign(config.pretrained_cfg, { input_size: pre.inputSize, crop_pct: pre.cropPct, interpolation: pre.interpolation, mean: pre.mean, std: pre.std });
+    writeFileSync(join(tmp, 'config.json'), JSON.stringify(config));
+    await chooseSource('file');
+    await page().setInputFiles('#weights-file', join(HUB_REPO, 'model.safetensors'));
+    await page().setInputFiles('#config-file', join(tmp, 'config.json'));
+    await act(page(), '#load-file');
+    await noError();
     const photos = ['chelsea.png', 'rocket.jpg'].map((f) => join(ROOT, 'assets/photos', f));
     const rocket = readFileSync(photos[1]!);
     const plain = await sharp(rocket).jpeg({ quality: 92 }).toBuffer();
@@ -140,7 +150,6 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     const t = tensors(await download(page(), '#dl-inputs')).get('images')!;
     expect(t.shape).toEqual([files.length, 3, 224, 224]);
     const per = 3 * 224 * 224;
-    const pre = modelSpec('resnet18').preprocess;
     const levels = (a: Float32Array, b: Float32Array) => {
       let max = 0;
       let differ = 0;
@@ -169,6 +178,20 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
   });
 
   let miniBytes = 0;
+  it('reads a chosen folder as the CLI reads it: class sub-folders, names class/file, in its order', async () => {
+    const tree = join(tmp, 'tree');
+    for (const [cls, files] of [['1', ['stripes', 'disc']], ['0', ['checker', 'arrow']]] as const) {
+      mkdirSync(join(tree, cls), { recursive: true });
+      for (const f of files) writeFileSync(join(tree, cls, `${f}.png`), readFileSync(join(ROOT, 'assets/images', `${f}.png`)));
+    }
+    writeFileSync(join(tree, '0', 'notes.txt'), 'not an image');
+    await page().setInputFiles('#image-folder', tree);
+    await idle(page());
+    await noError();
+    const names = JSON.parse(parseSafetensors(await download(page(), '#dl-inputs')).metadata.images!);
+    expect(names).toEqual((await listImages([tree])).map((e) => e.name));
+  });
+
   it('loads a fixture checkpoint and images through the file inputs and reproduces PyTorch (1e-3)', async () => {
     await chooseSource('file');
     await page().setInputFiles('#weights-file', join(HUB_REPO, 'model.safetensors'));
@@ -225,7 +248,7 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     expect(await page().textContent('#progress-text')).toBe('cancelled');
     await noError();
     expect(await gpuBytes(page())).toBe(miniBytes);
-    await page().fill('#batch', '8');
+    await page().fill('#batch', String(E2E_BATCH));
   });
 
   it('reproduces the PyTorch Lie derivatives of a fixture state_dict on preprocessed inputs (1e-3)', async () => {
@@ -268,8 +291,10 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     expect(await page().textContent('#progress-text')).toMatch(/MB/);
     expect(await page().getAttribute('#model-status', 'data-model')).toBe('timm/resnet18.lee_mini');
     expect(await gpuBytes(page()), 'the file model was freed when the hub model replaced it').toBe(miniBytes);
-    await page().setInputFiles('#image-files', ['arrow', 'checker', 'disc', 'stripes'].map((n) => join(ROOT, 'assets/images', `${n}.png`)));
+    const pngs = ['arrow', 'checker', 'disc', 'stripes'].map((n) => ({ name: `${n}.png`, mimeType: 'image/png', buffer: readFileSync(join(ROOT, 'assets/images', `${n}.png`)) }));
+    await dropFiles(page(), '#image-drop', pngs);
     await idle(page());
+    expect(await page().textContent('#images-status')).toMatch(/^4 images: arrow\.png, checker\.png/);
     await act(page(), '#run');
     await noError();
     const io = tensors(readFileSync(join(FIX, 'hub/resnet18.lee_mini.io.safetensors')));
@@ -349,7 +374,7 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     await page().fill('#hub-endpoint', hub.url);
   });
 
-  it('says so, in one message, in a browser without WebGPU', async () => {
+  it('says so, in one message, in a browser without WebGPU or without an adapter', async () => {
     const other = await page().context().newPage();
     try {
       await other.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
@@ -358,6 +383,15 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
       expect(await other.textContent('#error')).toMatch(/^This browser has no WebGPU/);
     } finally {
       await other.close();
+    }
+    const noAdapter = await page().context().newPage();
+    try {
+      await noAdapter.addInitScript(() => (GPU.prototype.requestAdapter = async () => null));
+      await noAdapter.goto(site.url);
+      await noAdapter.waitForSelector('body[data-ready="no-gpu"]', { timeout: 60_000 });
+      expect(await noAdapter.textContent('#error')).toMatch(/^WebGPU is there, but this browser gave no adapter/);
+    } finally {
+      await noAdapter.close();
     }
   });
 });

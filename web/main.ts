@@ -5,14 +5,15 @@ import type { Interp } from '../engine/ops/sample.js';
 import { MODELS, modelSpec } from '../models/registry.js';
 import { DEFAULT_CHUNK, type LayerwiseRun } from '../lee/layerwise.js';
 import { layerwiseCsv, layerwiseRaw, layerwiseSvg } from '../lee/layerwise-report.js';
-import { e2eCsv, e2eModelJson, e2eRaw } from '../lee/report.js';
+import { e2eCsv, e2eRaw } from '../lee/report.js';
 import { labelledSource, preprocessedSource, type LabelledSource, type Rgb } from '../lee/sources.js';
 import { GENERATORS, type Generator } from '../lee/transforms.js';
-import type { ModelPlan } from '../lee/plan.js';
-import { VERSION } from '../index.js';
+import { DEMO_E2E_BATCH, E2E_BATCH, type ModelPlan } from '../lee/plan.js';
 import { DEMO_MODELS } from './assets.js';
 import { adapterLine, gpuBytes, openGpu } from './gpu.js';
 import { DEFAULT_ENDPOINT } from './hub.js';
+import { csvRows, download, e2eJson, type Finished } from './downloads.js';
+import { fromDrop, fromInput, imageFiles, type Chosen } from './files.js';
 import { decodeRgb } from './images.js';
 import { defaultModels, fileModel, hubModel, type ModelSet } from './model.js';
 import { runLayers, runModels, Resident, type ModelRun, type RunSettings } from './run.js';
@@ -30,14 +31,6 @@ const select = (id: string) => $<HTMLSelectElement>(id);
 /** Images chosen by the user: decoded files (an ImageFolder tree labels them by
  * sub-folder), or a tensor already preprocessed; null for the bundled ones. */
 type ImageChoice = { kind: 'files'; entries: { name: string; folder?: string; rgb: Rgb }[]; input: string[] } | { kind: 'tensor'; tensors: Map<string, HostTensor>; name: string };
-
-interface Finished {
-  set: ModelSet;
-  runs: ModelRun[];
-  sources: LabelledSource[];
-  settings: RunSettings;
-  input: string | string[];
-}
 
 const state = {
   set: null as ModelSet | null,
@@ -101,8 +94,7 @@ async function act(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
 
 // ---- model ----------------------------------------------------------------------
 
-/** Make `set` the page's model: its single model goes onto the GPU (the previous one
- * is freed first); several (the demo) go there one at a time while they run. */
+/** Make `set` the page's model(s): onto the GPU, the previous ones freed first. */
 function useModels(set: ModelSet): void {
   resident.release();
   state.set = null;
@@ -110,8 +102,9 @@ function useModels(set: ModelSet): void {
   state.layerwise = null;
   $('results').hidden = true;
   $('layerwise-panel').hidden = true;
-  resident.hold(set.plans.length === 1 ? set.plans[0]! : null);
+  resident.hold(set.plans);
   state.set = set;
+  input('batch').value = String(set.demo ? DEMO_E2E_BATCH : E2E_BATCH);
   const p = set.plans[0]!;
   const pre = p.preprocess;
   const classes = set.demo ? `${p.classes.count} classes each` : `${p.classes.count} classes${p.classes.names ? ' (named)' : ''}`;
@@ -174,28 +167,21 @@ function describeImages(): void {
 
 /** Decode chosen files at once, so one that does not decode says so now. A folder
  * holding only class sub-folders of images is an ImageFolder tree (`class/file`). */
-async function chooseImages(files: File[]): Promise<void> {
+async function chooseImages(chosen: Chosen[] | Promise<Chosen[]>): Promise<void> {
   await act(async () => {
-    if (files.length === 0) return;
-    const tensors = files.filter((f) => /\.safetensors$/i.test(f.name));
+    const list = await chosen;
+    if (list.length === 0) return;
+    const tensors = list.filter((c) => /\.safetensors$/i.test(c.file.name));
     if (tensors.length) {
-      if (files.length > 1) throw new LeeError('give image files, or one .safetensors of preprocessed images, not both');
-      const file = tensors[0]!;
+      if (list.length > 1) throw new LeeError('give image files, or one .safetensors of preprocessed images, not both');
+      const file = tensors[0]!.file;
       const t = (await loadSafetensors(file, { name: file.name })).tensors;
       preprocessedSource(t, file.name); // checks the tensor now
       state.images = { kind: 'tensor', tensors: t, name: file.name };
       describeImages();
       return;
     }
-    const paths = files.map((f) => ((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name).split('/'));
-    const tree = paths.every((p) => p.length >= 3) && paths.some((p) => p.length === 3);
-    const picked = files
-      .map((file, i) => ({ file, parts: paths[i]! }))
-      .filter(({ file, parts }) => /\.(png|jpe?g)$/i.test(file.name) && (!tree || parts.length === 3))
-      .map(({ file, parts }) => (tree ? { file, name: `${parts[1]}/${parts[2]}`, folder: parts[1]! } : { file, name: file.name }));
-    if (picked.length === 0) throw new LeeError(`no PNG or JPEG images among ${files.map((f) => f.name).slice(0, 5).join(', ')}`);
-    const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    if (tree || picked.length !== files.length) picked.sort((a, b) => order(a.folder ?? '', b.folder ?? '') || order(a.file.name, b.file.name));
+    const picked = imageFiles(list);
     const entries = [];
     for (const [i, p] of picked.entries()) {
       setProgress(i / picked.length, `decoding ${p.name}`);
@@ -312,31 +298,9 @@ async function runLayerwise(): Promise<void> {
 
 // ---- downloads ------------------------------------------------------------------
 
-function download(name: string, data: string | Uint8Array<ArrayBuffer>, type: string): void {
-  const url = URL.createObjectURL(new Blob([data], { type }));
-  const a = h('a', { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 function finished(): Finished {
   if (!state.finished) throw new LeeError('run the model first');
   return state.finished;
-}
-
-const csvRows = (f: Finished) => f.runs.map((r) => ({ model: r.plan.id, images: r.result.images, predictions: r.predictions, extra: [] }));
-
-/** The JSON `lee e2e --json` writes, with the browser's adapter and version. */
-function e2eJson(f: Finished): string {
-  const { interp, transforms, batch } = f.settings;
-  const common = { interp, transforms, batch, adapter: state.adapter, versions: { 'lee-gpu': VERSION, browser: navigator.userAgent } };
-  const perModel = f.runs.map((r) =>
-    e2eModelJson({ model: r.plan.id, architecture: r.plan.name, weights: r.plan.weights, input: f.input, preprocess: r.plan.preprocess, result: r.result, predictions: r.predictions, extra: [] }, transforms),
-  );
-  const body = f.set.demo ? { demo: true, ...common, models: perModel } : { ...perModel[0]!, ...common };
-  return JSON.stringify(body, null, 2);
 }
 
 /** The chosen images preprocessed for the (first) model, as `--input` reads them. */
@@ -364,8 +328,8 @@ function wireDownloads(): void {
       .catch(showError);
   };
   const base = () => safe(finished().runs.length > 1 ? 'lee-demo' : finished().runs[0]!.plan.id);
-  $('dl-csv').onclick = guard(() => download(`${base()}.e2e.csv`, e2eCsv(csvRows(finished())), 'text/csv'));
-  $('dl-json').onclick = guard(() => download(`${base()}.e2e.json`, e2eJson(finished()), 'application/json'));
+  $('dl-csv').onclick = guard(() => download(`${base()}.e2e.csv`, e2eCsv(csvRows(finished().runs)), 'text/csv'));
+  $('dl-json').onclick = guard(() => download(`${base()}.e2e.json`, e2eJson(finished(), state.adapter), 'application/json'));
   $('dl-raw').onclick = guard(() => {
     const f = finished();
     download(`${base()}.e2e.safetensors`, e2eRaw(f.runs.map((r) => ({ model: r.plan.id, result: r.result })), f.settings.interp, f.set.demo), 'application/octet-stream');
@@ -382,7 +346,7 @@ function wireDownloads(): void {
 
 // ---- wiring ---------------------------------------------------------------------
 
-function dropZone(zone: HTMLElement, onFiles: (files: File[]) => void): void {
+function dropZone(zone: HTMLElement, onDrop: (data: DataTransfer) => void): void {
   zone.addEventListener('dragover', (e) => {
     e.preventDefault();
     zone.classList.add('over');
@@ -391,7 +355,7 @@ function dropZone(zone: HTMLElement, onFiles: (files: File[]) => void): void {
   zone.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('over');
-    onFiles([...(e.dataTransfer?.files ?? [])]);
+    if (e.dataTransfer) onDrop(e.dataTransfer);
   });
 }
 
@@ -415,7 +379,8 @@ function wire(): void {
   input('hub-id').onkeydown = (e) => {
     if (e.key === 'Enter') void loadHub();
   };
-  dropZone($('model-drop'), (files) => {
+  dropZone($('model-drop'), (data) => {
+    const files = [...data.files];
     const dt = (accept: (f: File) => boolean) => {
       const t = new DataTransfer();
       for (const f of files.filter(accept)) t.items.add(f);
@@ -428,9 +393,10 @@ function wire(): void {
     if (!weights.length && !config.length) showError(new LeeError(`drop a .safetensors (and its config.json), not ${files.map((f) => f.name).join(', ')}`));
     else if (weights.length) void loadFile();
   });
-  dropZone($('image-drop'), (files) => void chooseImages(files));
-  input('image-files').onchange = () => void chooseImages([...(input('image-files').files ?? [])]);
-  input('image-folder').onchange = () => void chooseImages([...(input('image-folder').files ?? [])]);
+  // a drop's entries must be taken before the event returns
+  dropZone($('image-drop'), (data) => void chooseImages(fromDrop(data)));
+  input('image-files').onchange = () => void chooseImages(fromInput(input('image-files').files));
+  input('image-folder').onchange = () => void chooseImages(fromInput(input('image-folder').files));
   $('use-bundled').onclick = () => {
     state.images = null;
     describeImages();
@@ -460,6 +426,12 @@ async function start(): Promise<void> {
   }
   document.body.dataset.busy = '0';
   await loadDefault();
+  // ?model=org/name opens a hub model (a link that shares one)
+  if (new URLSearchParams(location.search).get('model')) {
+    document.querySelector<HTMLInputElement>('input[name=source][value=hub]')!.checked = true;
+    showPane('hub');
+    await loadHub();
+  }
   document.body.dataset.ready = '1';
 }
 

@@ -26,32 +26,27 @@ export interface ModelRun {
 /** Images done of all, per model in turn: `model` is its index. */
 export type RunProgress = (model: number, done: number, total: number) => void;
 
-/** The models on the GPU: the one the page shows stays there until another replaces it
- * (so switching frees the old one); others are uploaded for their run only. */
+/** The models on the GPU: those the page shows stay there until others replace them
+ * (so switching frees the old ones first); any other plan is uploaded for its run only. */
 export class Resident {
-  private plan: ModelPlan | null = null;
-  private model: Module | null = null;
+  private held: { plan: ModelPlan; model: Module }[] = [];
 
-  /** Make `plan` the resident model (freeing the previous one). */
-  hold(plan: ModelPlan | null): void {
-    if (this.plan === plan) return;
+  /** Make `plans` the resident models (freeing the previous ones first). */
+  hold(plans: readonly ModelPlan[]): void {
     this.release();
-    if (plan) {
-      this.model = loadModel(plan);
-      this.plan = plan;
-    }
+    for (const plan of plans) this.held.push({ plan, model: loadModel(plan) });
   }
 
   release(): void {
-    if (this.model) disposeWeights(this.model);
-    this.model = null;
-    this.plan = null;
+    for (const { model } of this.held) disposeWeights(model);
+    this.held = [];
   }
 
-  /** Run `fn` on `plan`'s model: the resident one (a plan may be a copy with other
+  /** Run `fn` on `plan`'s model: a resident one (a plan may be a copy with other
    * preprocessing), or uploaded for the call and freed after. */
   async with<T>(plan: ModelPlan, fn: (model: Module) => Promise<T>): Promise<T> {
-    if (this.plan?.model === plan.model) return fn(this.model!);
+    const held = this.held.find((h) => h.plan.model === plan.model);
+    if (held) return fn(held.model);
     const model = loadModel(plan);
     try {
       return await fn(model);

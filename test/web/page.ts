@@ -16,9 +16,12 @@ export async function act(page: Page, selector: string): Promise<void> {
 
 /** The bytes of the file a click downloads. */
 export async function download(page: Page, selector: string): Promise<Buffer> {
-  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click(selector)]);
-  const path = await dl.path();
-  return readFileSync(path);
+  const failed = page.waitForSelector('#error:not([hidden])', { timeout: 120_000 }).then(
+    async () => Promise.reject(new Error(`no download from ${selector}: ${await errorText(page)}`)),
+    () => new Promise<never>(() => undefined),
+  );
+  const [dl] = await Promise.all([Promise.race([page.waitForEvent('download', { timeout: 120_000 }), failed]), page.click(selector)]);
+  return readFileSync(await dl.path());
 }
 
 /** The page's one error message, or '' when there is none. */
