@@ -12,8 +12,10 @@ import { INCEPTION, shapeOf, type ModelSpec } from './spec.js';
 // InceptionA x3 (35x35 at 299 px), B (reduction), C x4 (17x17, factorised 7x7 as 1x7 and
 // 7x1), D (reduction), E x2 (8x8, split 1x3 / 3x1), then avg pool and fc. Every conv is
 // a ConvNormAct (bias-free conv, BatchNormAct2d with eps 1e-3, ReLU). Widths are timm's
-// where the weights do not say otherwise. The blocks' branch pools are functional in
-// timm (F.avg_pool2d, F.max_pool2d), so they are named layers here:
+// where the weights do not say otherwise; a repeated block (Mixed_5d, 6c-6e, 7c: as wide
+// out as in) that a state_dict leaves out entirely is an Identity, as in timm's model with
+// that block replaced (the depth-reduced test fixture). The blocks' branch pools are
+// functional in timm (F.avg_pool2d, F.max_pool2d), so they are named layers here:
 // `<block>.avg_pool2d` / `<block>.max_pool2d`.
 
 /** F.avg_pool2d(x, 3, stride 1, padding 1), zero padding counted (PyTorch's default). */
