@@ -94,7 +94,11 @@ export async function prepareInputs(command: string, flags: InputFlags, position
   const plan = await planModel(resolved, heads, bundled && random);
   const entries = given ?? (await listImages([random ? bundledImages() : samplePhotos()]));
   const source = input ? { ...input, labels: input.names.map(() => undefined) } : await imageSource(entries, plan.preprocess, plan.classes, labels);
-  if (plan.random) console.error(`note: ${plan.name} with RANDOM weights (seed 0), not a trained model; pass --weights or a hub id for real results`);
+  if (plan.random) {
+    // `resnet50.a1_in1k` names timm's trained weights, which live on the hub
+    const hint = flags.model?.includes('.') ? ` (timm's ${flags.model} weights: --model timm/${flags.model})` : '';
+    console.error(`note: ${plan.name} with RANDOM weights (seed 0), not a trained model; pass --weights or a hub id for real results${hint}`);
+  }
   if (bundled) console.error(`note: the ${source.names.length} bundled ${random ? 'synthetic images (assets/images)' : 'sample photos (assets/photos)'} at ${source.size[0]} px`);
   return { plan, source, input: flags.input ?? (bundled ? (random ? 'bundled images' : 'sample photos') : images) };
 }

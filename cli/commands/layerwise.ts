@@ -39,7 +39,7 @@ random shifts and rotations, on 50 bundled test images, layer by layer side by s
   --input      safetensors with tensor 'images' [N, 3, H, W], already normalised
   --transform  one generator (default translate_x): ${GENERATORS.join(', ')}
   --interp     bilinear (default, the paper's) or bicubic
-  --batch      images per pass (default 4)
+  --batch      images per pass (default 4; the demo 25)
   --chunk      layers carried per forward pass as tangent directions (default ${DEFAULT_CHUNK});
                more is fewer passes and more GPU memory
   --out        CSV, one row per image and layer: layer, type, order, image, sq_norm
@@ -69,7 +69,7 @@ export async function layerwise(argv: string[]): Promise<void> {
   const gens = parseGenerators(values.transform ?? 'translate_x');
   if (gens.length !== 1) throw new LeeError(`--transform takes one generator, got '${values.transform}'`);
   const transform = gens[0]!;
-  const batch = intFlag(values.batch, 'batch', 4);
+  const batch = intFlag(values.batch, 'batch', isDemoRun(values) ? 25 : 4);
   const chunk = intFlag(values.chunk, 'chunk', DEFAULT_CHUNK);
 
   checkOutputs({ out: values.out, plot: values.plot, raw: values.raw });
