@@ -59,7 +59,7 @@ import torch.nn as nn
 BATCH = 2
 NUM_CLASSES = 10
 LOGIT_STD = 2.0
-ST_DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.int64: 'I64'}
+ST_DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.float16: 'F16', torch.int64: 'I64'}
 
 # name, lee arch, timm module, timm class, constructor kwargs, image size, resnet channels
 CONFIGS = [

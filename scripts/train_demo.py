@@ -87,7 +87,6 @@ FAMILIES = {
                      epochs=12, lr=2e-3),
 }
 DISTRIBUTIONS = ['canonical', 'augmented']
-ST_DTYPES = {torch.float32: 'F32', torch.float16: 'F16', torch.int64: 'I64'}
 
 
 # ---------------------------------------------------------------- data
@@ -228,39 +227,8 @@ def model_config(family):
 
 # ---------------------------------------------------------------- safetensors
 
-def write_safetensors(path, tensors, metadata=None):
-    """8-byte LE header length, JSON header padded with spaces to 8 bytes, raw LE data."""
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
-    for name, t in tensors.items():
-        t = t.detach().cpu().contiguous()
-        data = t.numpy().astype(t.numpy().dtype.newbyteorder('<'), copy=False).tobytes()
-        header[name] = dict(dtype=ST_DTYPES[t.dtype], shape=list(t.shape),
-                            data_offsets=[offset, offset + len(data)])
-        blobs.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(',', ':')).encode()
-    head += b' ' * (-len(head) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(head)))
-        f.write(head)
-        for data in blobs:
-            f.write(data)
-
-
-def read_safetensors(path):
-    raw = Path(path).read_bytes()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + n])
-    header.pop('__metadata__', None)
-    inv = {v: k for k, v in ST_DTYPES.items()}
-    out = {}
-    for name, h in header.items():
-        b, e = h['data_offsets']
-        buf = bytearray(raw[8 + n + b:8 + n + e])
-        out[name] = torch.frombuffer(buf, dtype=inv[h['dtype']]).reshape(h['shape'])
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_model_fixtures import read_safetensors, write_safetensors  # noqa: E402
 
 
 def f16_state_dict(model):
@@ -340,7 +308,7 @@ def run_one(timm, family, distribution, data, args, log):
 
     # everything below is measured on the F16 file read back into a float32 model
     reloaded = build(timm, family, distribution, mean, std)
-    sd = read_safetensors(out / 'model.safetensors')
+    sd, _ = read_safetensors(out / 'model.safetensors')
     reloaded.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
     test_logits = logits_of(reloaded, data['test_x'])
     shipped_logits = logits_of(reloaded, data['shipped_x'])
