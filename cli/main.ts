@@ -6,6 +6,8 @@ import { bench, benchHelp } from './commands/bench.js';
 import { models, modelsHelp } from './commands/models.js';
 import { e2e, e2eHelp } from './commands/e2e.js';
 import { layerwise, layerwiseHelp } from './commands/layerwise.js';
+import { sweep, sweepHelp } from './commands/sweep.js';
+import { summary, summaryHelp } from './commands/summary.js';
 
 interface Command {
   run: (argv: string[]) => Promise<void>;
@@ -19,6 +21,8 @@ const COMMANDS: Record<string, Command> = {
   layerwise: { run: layerwise, help: layerwiseHelp, summary: 'exact per-layer attribution of the Lie derivative (default: the embedded model and images)' },
   models: { run: models, help: modelsHelp, summary: 'list the architectures, with parameter counts and preprocessing' },
   bench: { run: bench, help: benchHelp, summary: 'measure kernel throughput (GFLOP/s) on this adapter' },
+  sweep: { run: sweep, help: sweepHelp, summary: 'a study: many models on the same images, resumable, sharded onto Slurm / Kubernetes' },
+  summary: { run: summary, help: summaryHelp, summary: "merge a sweep's outputs into one table and draw the paper's figures (SVG)" },
 };
 
 export const usage = `lee ${VERSION} — exact Lie derivatives of vision models on WebGPU

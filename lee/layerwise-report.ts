@@ -1,6 +1,7 @@
 import { csvCell } from './report.js';
 import { encodeSafetensors } from '../engine/safetensors.js';
 import type { LayerwiseRun } from './layerwise.js';
+import { esc, fmt, PALETTE } from './svg.js';
 
 export const LAYERWISE_COLUMNS = ['layer', 'type', 'order', 'image', 'sq_norm', 'share', 'model', 'transform', 'residual'] as const;
 
@@ -21,11 +22,6 @@ export function layerwiseCsv(run: LayerwiseRun, model: string, transform: string
 export function meanShares(run: LayerwiseRun): number[] {
   return run.share.map((s) => s.reduce((a, v) => a + v, 0) / Math.max(1, s.length));
 }
-
-const PALETTE = ['#4477aa', '#ee6677', '#228833', '#ccbb44', '#66ccee', '#aa3377', '#bbbbbb', '#000000', '#ee8866', '#44bb99', '#99ddff', '#ffaabb'];
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const fmt = (v: number) => (v === 0 ? '0' : v >= 0.01 ? v.toFixed(3) : v.toExponential(2));
 
 /** A bar chart of each layer's mean share in network order (the view of the paper's
  * Figure 4), coloured by module type; every bar's tooltip names the layer and its

@@ -1,20 +1,14 @@
 import { LeeError } from '../../engine/errors.js';
-import { describeAdapter } from '../../engine/device.js';
 import { init } from '../../engine/runtime.js';
-import { disposeWeights } from '../../models/module.js';
-import { runE2E } from '../../lee/e2e.js';
-import { e2eCsv, e2eModelJson, e2eRaw, labelledAccuracy, meanOverImages } from '../../lee/report.js';
+import { e2eRaw, labelledAccuracy, meanOverImages } from '../../lee/report.js';
 import { parseGenerators } from '../../lee/transforms.js';
-import { runSampleMetrics, DEFAULT_SAMPLES } from '../../lee/metrics.js';
-import { VERSION } from '../../index.js';
+import { DEFAULT_SAMPLES } from '../../lee/metrics.js';
 import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseCommand } from '../args.js';
-import { INPUT_OPTIONS, interpFlag, isDemoRun, loadModel, prepareInputs, DEFAULT_MODEL, type RunInputs } from '../inputs.js';
+import { INPUT_OPTIONS, interpFlag, isDemoRun, prepareInputs, DEFAULT_MODEL } from '../inputs.js';
 import { demoInputs } from '../demo.js';
-import { predictions, type Prediction } from '../../lee/labels.js';
-import type { E2EResult } from '../../lee/e2e.js';
 import type { Generator } from '../../lee/transforms.js';
-import { progress } from '../progress.js';
+import { runJson, runModelE2E, runsCsv, settingsJson, type E2ESettings, type ModelRun } from '../e2e-model.js';
 
 export const e2eHelp = `lee e2e [--model NAME|HUB_ID] [--weights FILE.safetensors|DIR] [--images DIR|FILE ...]
         [--input FILE.safetensors] [--labels FILE] [--transforms all|a,b,...]
@@ -91,44 +85,24 @@ export async function e2e(argv: string[]): Promise<void> {
   const runs = demo ? await demoInputs() : [await prepareInputs('e2e', values, f.positionals)];
   if (demo) console.error(`note: the ${runs.length} bundled demo models (assets/demo) on the ${runs[0]!.source.names.length} bundled Fashion-MNIST test images`);
 
+  const settings: E2ESettings = { transforms, interp, batch, ...(values['sample-metrics'] ? { sampleMetrics: { seed, samples } } : {}) };
   const rt = await init();
   const done: ModelRun[] = [];
   for (const [i, run] of runs.entries()) {
-    const { plan, source } = run;
-    const label = demo ? `e2e ${plan.id} (${i + 1}/${runs.length})` : 'e2e';
-    const model = loadModel(plan);
-    let result, extra;
-    try {
-      result = await runE2E(model, source, { transforms, interp, batch, onProgress: progress(label, !!values.quiet) });
-      const onProgress = progress('sample metrics', !!values.quiet);
-      extra = values['sample-metrics'] ? await runSampleMetrics(model, source, { batch, seed, samples, onProgress }) : [];
-    } finally {
-      disposeWeights(model);
-    }
-    done.push({ ...run, result, extra, predictions: predictions(result.logits, plan.classes, source.labels) });
+    const label = demo ? `e2e ${run.plan.id} (${i + 1}/${runs.length})` : 'e2e';
+    done.push(await runModelE2E(run, settings, label, !!values.quiet));
   }
 
   if (demo) printDemo(done, transforms);
   else printTable(done[0]!, transforms);
-  const rows = done.map((d) => ({ model: d.plan.id, images: d.result.images, predictions: d.predictions, extra: d.extra }));
-  if (values.out) await writeOutput(values.out, e2eCsv(rows));
+  if (values.out) await writeOutput(values.out, runsCsv(done));
   if (values.json) {
-    const adapter = describeAdapter(rt.adapter);
-    const common = { interp, transforms, batch, adapter, versions: { 'lee-gpu': VERSION, node: process.version } };
-    const sampling = values['sample-metrics'] ? { sample_metrics: { seed, samples: samples ?? DEFAULT_SAMPLES } } : {};
-    const perModel = done.map((d) =>
-      e2eModelJson({ model: d.plan.id, architecture: d.plan.name, weights: d.plan.weights, input: d.input, preprocess: d.plan.preprocess, result: d.result, predictions: d.predictions, extra: d.extra }, transforms),
-    );
-    const body = demo ? { demo: true, ...common, ...sampling, models: perModel } : { ...perModel[0]!, ...common, ...sampling };
+    const common = settingsJson(rt, settings);
+    const perModel = done.map((d) => runJson(d, settings));
+    const body = demo ? { demo: true, ...common, models: perModel } : { ...perModel[0]!, ...common };
     await writeOutput(values.json, JSON.stringify(body, null, 2));
   }
   if (values.raw) await writeOutput(values.raw, e2eRaw(done.map((d) => ({ model: d.plan.id, result: d.result })), interp, demo));
-}
-
-interface ModelRun extends RunInputs {
-  result: E2EResult;
-  extra: Record<string, number>[];
-  predictions: Prediction[];
 }
 
 const percent = (a: { correct: number; labelled: number }): string => `${((100 * a.correct) / a.labelled).toFixed(1)}%`;
