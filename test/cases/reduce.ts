@@ -1,5 +1,6 @@
 import { ops } from '../../engine/index.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
+import type { Rng } from '../helpers/random.js';
 import type { ND } from '../ref/ndarray.js';
 import { logSoftmaxRefAt, maxJvpRef, maxRef, meanRef, softmaxRefAt, sumRef } from '../ref/reduce.js';
 
@@ -158,7 +159,7 @@ export const maxAtTies: OpCase = {
  * so p_top is within ~1e-4 of 1. The JVP of the top class is then a small difference of
  * nearly equal terms; the kernel's form relative to the argmax's tangent keeps it to
  * float32 precision (the textbook p (dx - sum p dx) is off by ~1e-3 relative here). */
-const confident = (rng: { normals(n: number, s?: number): number[] }, n: number): number[] =>
+const confident = (rng: Rng, n: number): Float64Array =>
   rng.normals(n, 1).map((v, i) => (i % 10 === (Math.floor(i / 10) * 3) % 10 ? v + 9 + (Math.floor(i / 10) % 5) : v));
 
 export const confidentSoftmax: OpCase[] = [
