@@ -21,11 +21,11 @@ const CFGS: Record<string, VggItem[]> = {
   vgg19: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512, 'M'],
 };
 
-/** timm's ConvMlp: fc1 (kernel x kernel conv, no padding) -> ReLU -> Dropout -> fc2 (1x1)
- * -> ReLU. A map smaller than the kernel is first average-pooled up to it
- * (F.adaptive_avg_pool2d, functional in timm: a layer here under `pre_logits.pool`); at
- * 224 px the map is exactly 7x7 and the pool is skipped. */
-export class ConvMlp extends Module {
+/** timm's ConvMlp (timm/models/vgg.py; ConvNeXt's is timm's Mlp): fc1 (kernel x kernel
+ * conv, no padding) -> ReLU -> Dropout -> fc2 (1x1) -> ReLU. A map smaller than the kernel
+ * is first average-pooled up to it (F.adaptive_avg_pool2d, functional in timm: a layer
+ * here under `pre_logits.pool`); at 224 px the map is exactly 7x7 and the pool is skipped. */
+export class VggConvMlp extends Module {
   readonly type = 'ConvMlp';
   readonly fc1: Conv2d;
   readonly act1 = new ReLU();
@@ -86,7 +86,7 @@ export interface VggConfig {
 export class VGG extends Module {
   readonly type = 'VGG';
   readonly features: Sequential;
-  readonly pre_logits: ConvMlp;
+  readonly pre_logits: VggConvMlp;
   readonly head: ClassifierHead;
   constructor(readonly config: VggConfig) {
     super();
@@ -103,7 +103,7 @@ export class VGG extends Module {
       ch = v;
     }
     this.features = new Sequential(layers);
-    this.pre_logits = new ConvMlp(ch, config.hidden, config.numFeatures, config.kernel);
+    this.pre_logits = new VggConvMlp(ch, config.hidden, config.numFeatures, config.kernel);
     this.head = new ClassifierHead(config.numFeatures, config.numClasses);
   }
   forward(x: Dual): Dual {
