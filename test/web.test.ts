@@ -11,7 +11,7 @@ import { GENERATORS, COLUMN } from '../lee/transforms.js';
 import { E2E_BATCH } from '../lee/plan.js';
 import { Rng } from './helpers/random.js';
 import { CHROMIUM, launchChromium, type Browser } from './browser/chromium.js';
-import { startHubServer, type HubServer } from './helpers/hub-server.js';
+import { fixtureCommit, startHubServer, type HubServer } from './helpers/hub-server.js';
 import { buildAndServe, type Site } from './web/site.js';
 import { act, download, dropFiles, errorText, expectRel, expectSameCsv, gpuBytes, idle, lee, parseCsv, tableNumbers } from './web/page.js';
 
@@ -287,7 +287,9 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
     await act(page(), '#load-hub');
     await noError();
     const asked = hub.requests.slice(before);
-    expect(asked).toContain('GET /timm/resnet18.lee_mini/resolve/' + asked.find((r) => r.includes('/resolve/'))!.split('/resolve/')[1]!.split('/')[0] + '/model.safetensors');
+    for (const file of ['config.json', 'model.safetensors']) {
+      expect(asked.filter((r) => r === `GET /timm/resnet18.lee_mini/resolve/${fixtureCommit('timm/resnet18.lee_mini')}/${file}`), `${file} downloaded once`).toHaveLength(1);
+    }
     expect(await page().textContent('#progress-text')).toMatch(/MB/);
     expect(await page().getAttribute('#model-status', 'data-model')).toBe('timm/resnet18.lee_mini');
     expect(await gpuBytes(page()), 'the file model was freed when the hub model replaced it').toBe(miniBytes);

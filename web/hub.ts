@@ -42,6 +42,16 @@ async function openCache(): Promise<Cache | undefined> {
 const fileKey = (endpoint: string, repo: string, commit: string, file: string) => `${endpoint}/${repo}/resolve/${commit}/${file}`;
 const refKey = (endpoint: string, repo: string, revision: string) => `${endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
 
+/** Keep a response in the cache if it fits: a full quota only means the next load
+ * downloads again. */
+async function keep(cache: Cache | undefined, key: string, body: Uint8Array | string): Promise<void> {
+  try {
+    await cache?.put(key, new Response(body as BodyInit));
+  } catch (e) {
+    console.warn(`lee-gpu: not kept in the browser cache (${(e as Error).message}): ${key}`);
+  }
+}
+
 async function cachedBytes(cache: Cache | undefined, key: string): Promise<Uint8Array | undefined> {
   const hit = await cache?.match(key);
   return hit ? new Uint8Array(await hit.arrayBuffer()) : undefined;
@@ -50,7 +60,13 @@ async function cachedBytes(cache: Cache | undefined, key: string): Promise<Uint8
 /** The hub's hash of a file: sha256 for LFS files, git's blob id (sha1 of `blob <size>\0`
  * and the bytes) for the rest. */
 async function hashOf(bytes: Uint8Array, lfs: boolean): Promise<string> {
-  const data = lfs ? bytes : new Uint8Array([...new TextEncoder().encode(`blob ${bytes.length}\0`), ...bytes]);
+  let data = bytes;
+  if (!lfs) {
+    const head = new TextEncoder().encode(`blob ${bytes.length}\0`);
+    data = new Uint8Array(head.length + bytes.length);
+    data.set(head);
+    data.set(bytes, head.length);
+  }
   const digest = await crypto.subtle.digest(lfs ? 'SHA-256' : 'SHA-1', data as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -131,14 +147,14 @@ export async function hubFiles(id: HubId, opts: HubOptions = {}): Promise<HubFil
         const want = info.lfs ? info.lfs.oid : info.oid;
         if (got.length !== sizeOf(file)) throw new LeeError(`downloading ${file} of ${repo}@${revision} gave ${got.length} bytes where the hub lists ${sizeOf(file)}; try again`);
         if (want && (await hashOf(got, !!info.lfs)) !== want) throw new LeeError(`downloading ${file} of ${repo}@${revision} gave a damaged file (its hash is not the one the hub lists); try again`);
-        await cache?.put(fileKey(endpoint, repo, commit, file), new Response(got as Uint8Array<ArrayBuffer>));
+        await keep(cache, fileKey(endpoint, repo, commit, file), got);
       }
       done = base + got.length;
       opts.onProgress?.(done, total);
       bytes.push(got);
     }
     current = undefined;
-    if (!isCommitHash(revision)) await cache?.put(refKey(endpoint, repo, revision), new Response(commit));
+    if (!isCommitHash(revision)) await keep(cache, refKey(endpoint, repo, revision), commit);
     return { config: new TextDecoder().decode(bytes[0]!), weights: bytes[1]!, commit, cached: false };
   } catch (e) {
     throw hubError(e, { repo, revision, endpoint, file: current, errorCode: seen.errorCode, signal: opts.signal });

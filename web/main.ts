@@ -78,7 +78,9 @@ async function act(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
   state.busy = controller;
   document.body.dataset.busy = '1';
   $('error').hidden = true;
-  for (const b of document.querySelectorAll<HTMLButtonElement>('main button')) b.disabled = b.id !== 'cancel';
+  // while it runs, only Cancel answers (a file chosen now would be dropped)
+  const controls = () => document.querySelectorAll<HTMLButtonElement | HTMLInputElement>('main button, main input[type=file]');
+  for (const c of controls()) c.disabled = c.id !== 'cancel';
   try {
     await fn(controller.signal);
   } catch (e) {
@@ -86,7 +88,7 @@ async function act(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
     if (controller.signal.aborted) $('progress-text').textContent = 'cancelled';
   } finally {
     state.busy = null;
-    for (const b of document.querySelectorAll<HTMLButtonElement>('main button')) b.disabled = b.id === 'cancel';
+    for (const c of controls()) c.disabled = c.id === 'cancel';
     updateMemory();
     document.body.dataset.busy = '0';
   }
