@@ -7,6 +7,7 @@ import { checkOutputs, writeOutput } from '../paths.js';
 import { intFlag, parseCommand } from '../args.js';
 import { INPUT_OPTIONS, interpFlag, isDemoRun, prepareInputs, DEFAULT_MODEL } from '../inputs.js';
 import { demoInputs } from '../demo.js';
+import { DEMO_E2E_BATCH, E2E_BATCH } from '../../lee/plan.js';
 import type { Generator } from '../../lee/transforms.js';
 import { runJson, runModelE2E, runsCsv, settingsJson, type E2ESettings, type ModelRun } from '../e2e-model.js';
 
@@ -42,7 +43,7 @@ model's accuracy and mean |L p| per generator.
   --input       safetensors with tensor 'images' [N, 3, H, W], already normalised
   --labels      class names, one per line (line i is class i), for ImageFolder folders
   --interp      bilinear (default, the paper's) or bicubic
-  --batch       images per pass (default 8; the demo 50)
+  --batch       images per pass (default ${E2E_BATCH}; the demo ${DEMO_E2E_BATCH})
   --out         CSV the paper's plotting code reads (image, model, trans_x_deriv, ...,
                 top1, top1_name, label, acc)
   --json        the same plus run metadata (adapter, versions, timings)
@@ -76,7 +77,7 @@ export async function e2e(argv: string[]): Promise<void> {
   const interp = interpFlag(values.interp);
   const transforms = parseGenerators(values.transforms ?? 'all');
   // the demo's 32 px images fit the GPU 50 at a time: fewer, fuller dispatches
-  const batch = intFlag(values.batch, 'batch', isDemoRun(values) ? 50 : 8);
+  const batch = intFlag(values.batch, 'batch', isDemoRun(values) ? DEMO_E2E_BATCH : E2E_BATCH);
   const seed = intFlag(values.seed, 'seed', 0, 0);
   const samples = values.samples === undefined ? undefined : intFlag(values.samples, 'samples', 1);
   if (seed >= 2 ** 32) throw new LeeError(`--seed must be below 2^32, got ${seed}`);
