@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { PathInfo } from '@huggingface/hub';
 import { LeeError } from '../engine/errors.js';
 import { isCommitHash, parseHubId, type HubId } from '../models/hub-id.js';
+import { hubAnswerError, hubFetch, type HubWhere } from '../models/hub-client.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -161,32 +162,6 @@ function byteProgress(label: string): { update(done: number, total: number): voi
   };
 }
 
-/** A fetch for @huggingface/hub that asks for plain bytes rather than the xet
- * reconstruction protocol (so every byte passes here and can be counted), counts the
- * bodies of file downloads (not the 1-byte size probes), and remembers the hub's
- * X-Error-Code of the last answer, which names the failure better than the status. */
-function hubFetch(onBytes: (n: number) => void, seen: { errorCode?: string }): typeof fetch {
-  return async (input, init) => {
-    const headers = new Headers(init?.headers);
-    if (headers.get('accept')?.includes('xet')) headers.set('accept', '*/*');
-    const res = await fetch(input, { ...init, headers });
-    seen.errorCode = res.headers.get('x-error-code') ?? undefined;
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!res.ok || !res.body || headers.get('range') === 'bytes=0-0' || !url.includes('/resolve/')) return res;
-    const counted = res.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, out) {
-          onBytes(chunk.byteLength);
-          out.enqueue(chunk);
-        },
-      }),
-    );
-    const out = new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
-    Object.defineProperty(out, 'url', { value: res.url });
-    return out;
-  };
-}
-
 /** The token for private and gated repositories: $HF_TOKEN, else the file
  * `huggingface-cli login` writes ($HF_TOKEN_PATH, else $HF_HOME/token). */
 async function hubToken(env: Env): Promise<string | undefined> {
@@ -285,37 +260,16 @@ async function quietly<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-interface Where {
-  repo: string;
-  revision: string;
-  endpoint: string;
-  file?: string;
-  errorCode?: string;
+interface Where extends HubWhere {
   hub: typeof import('@huggingface/hub');
 }
 
 /** One line for a person from whatever the hub client threw; bugs pass through. */
 function hubError(e: unknown, w: Where): unknown {
   if (e instanceof LeeError) return e;
+  const answered = hubAnswerError(e, w, w.hub, { give: 'set HF_TOKEN to a token', needs: 'HF_TOKEN' }, 'HF_ENDPOINT');
+  if (answered) return answered;
   const name = `${w.repo}@${w.revision}`;
-  if (e instanceof w.hub.HubApiError) {
-    const status = e.statusCode;
-    if (w.errorCode === 'GatedRepo') {
-      return new LeeError(`hub repository ${w.repo} is gated: accept its conditions on ${w.endpoint}/${w.repo} and set HF_TOKEN to a token of that account`);
-    }
-    if (w.errorCode === 'RevisionNotFound') return new LeeError(`hub repository ${w.repo} at ${w.endpoint} has no revision '${w.revision}'`);
-    if (w.errorCode === 'EntryNotFound') return new LeeError(`hub repository ${name} has no ${w.file ?? 'such file'}`);
-    if (w.errorCode === 'RepoNotFound' || status === 401 || status === 403 || status === 404) {
-      return new LeeError(
-        `hub repository ${w.repo} was not found at ${w.endpoint} (HTTP ${status}): check the id; a private or gated repository needs HF_TOKEN`,
-      );
-    }
-    const said = typeof e.data?.error === 'string' ? `: ${e.data.error}` : '';
-    return new LeeError(`the hub at ${w.endpoint} answered HTTP ${status} for ${name}${w.file ? ` (${w.file})` : ''}${said}; try again later`);
-  }
-  if (e instanceof w.hub.InvalidApiResponseFormatError) {
-    return new LeeError(`the hub at ${w.endpoint} gave an unexpected answer for ${name}${w.file ? ` (${w.file})` : ''}: ${e.message}; is HF_ENDPOINT a Hugging Face hub?`);
-  }
   // undici reports network failures as TypeErrors ('fetch failed', 'terminated'); a
   // stream aborted by @huggingface/hub rejects with a bare string
   if (e instanceof Error && 'syscall' in e && 'path' in e) {

@@ -1,6 +1,7 @@
 import { downloadFile, modelInfo, pathsInfo, HubApiError, InvalidApiResponseFormatError, type PathInfo } from '@huggingface/hub';
 import { LeeError } from '../engine/errors.js';
 import { isCommitHash, type HubId } from '../models/hub-id.js';
+import { hubAnswerError, hubFetch, type HubWhere } from '../models/hub-client.js';
 
 // A timm checkpoint from the Hugging Face hub, fetched by the user's browser with the
 // official client and kept in the browser's Cache Storage, so a reload reads it from
@@ -71,29 +72,6 @@ async function hashOf(bytes: Uint8Array, lfs: boolean): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** fetch for @huggingface/hub: plain bytes rather than the xet protocol, file bodies
- * counted, the hub's X-Error-Code of the last answer remembered (it names a failure
- * better than the status does). */
-function hubFetch(onBytes: (n: number) => void, seen: { errorCode?: string }, signal?: AbortSignal): typeof fetch {
-  return async (input, init) => {
-    const headers = new Headers(init?.headers);
-    if (headers.get('accept')?.includes('xet')) headers.set('accept', '*/*');
-    const res = await fetch(input, { ...init, headers, signal });
-    seen.errorCode = res.headers.get('x-error-code') ?? undefined;
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!res.ok || !res.body || headers.get('range') === 'bytes=0-0' || !url.includes('/resolve/')) return res;
-    const counted = res.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, out) {
-          onBytes(chunk.byteLength);
-          out.enqueue(chunk);
-        },
-      }),
-    );
-    return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
-  };
-}
-
 /** config.json and model.safetensors of hub model `id`: from Cache Storage when both
  * are there for the revision's cached commit, else downloaded (every file checked
  * against the size and hash the hub lists) and cached. */
@@ -161,32 +139,16 @@ export async function hubFiles(id: HubId, opts: HubOptions = {}): Promise<HubFil
   }
 }
 
-interface Where {
-  repo: string;
-  revision: string;
-  endpoint: string;
-  file?: string;
-  errorCode?: string;
+interface Where extends HubWhere {
   signal?: AbortSignal;
 }
 
 /** One line for a person from whatever the hub client threw; bugs pass through. */
 function hubError(e: unknown, w: Where): unknown {
   if (e instanceof LeeError || w.signal?.aborted) return e;
+  const answered = hubAnswerError(e, w, { HubApiError, InvalidApiResponseFormatError }, { give: 'give an access token', needs: 'an access token' }, 'the endpoint');
+  if (answered) return answered;
   const name = `${w.repo}@${w.revision}`;
-  if (e instanceof HubApiError) {
-    const status = e.statusCode;
-    if (w.errorCode === 'GatedRepo') return new LeeError(`hub repository ${w.repo} is gated: accept its conditions on ${w.endpoint}/${w.repo} and give an access token of that account`);
-    if (w.errorCode === 'RevisionNotFound') return new LeeError(`hub repository ${w.repo} at ${w.endpoint} has no revision '${w.revision}'`);
-    if (w.errorCode === 'EntryNotFound') return new LeeError(`hub repository ${name} has no ${w.file ?? 'such file'}`);
-    if (w.errorCode === 'RepoNotFound' || status === 401 || status === 403 || status === 404) {
-      return new LeeError(`hub repository ${w.repo} was not found at ${w.endpoint} (HTTP ${status}): check the id; a private or gated repository needs an access token`);
-    }
-    return new LeeError(`the hub at ${w.endpoint} answered HTTP ${status} for ${name}${w.file ? ` (${w.file})` : ''}; try again later`);
-  }
-  if (e instanceof InvalidApiResponseFormatError) {
-    return new LeeError(`the hub at ${w.endpoint} gave an unexpected answer for ${name}${w.file ? ` (${w.file})` : ''}: ${e.message}; is the endpoint a Hugging Face hub?`);
-  }
   // fetch rejects with a TypeError when the server cannot be reached (or CORS refuses
   // the answer); an aborted stream rejects with a bare string
   if (e instanceof TypeError || typeof e === 'string') {
