@@ -275,19 +275,19 @@ export function vitConfig(v: Variant, w?: Map<string, HostTensor>, options: VitB
   return { ...c, heads };
 }
 
+/** [size, patch, width, depth, heads] of timm's ViTs, at 224 and 384 px alike. */
+const SIZES = [
+  ['tiny', 16, 192, 12, 3],
+  ['small', 16, 384, 12, 6],
+  ['small', 32, 384, 12, 6],
+  ['base', 16, 768, 12, 12],
+  ['base', 32, 768, 12, 12],
+  ['large', 16, 1024, 24, 16],
+  ['large', 32, 1024, 24, 16],
+] as const;
+
 const VARIANTS: Variant[] = [
-  ...(
-    [
-      ['tiny', 16, 192, 12, 3],
-      ['small', 16, 384, 12, 6],
-      ['small', 32, 384, 12, 6],
-      ['base', 16, 768, 12, 12],
-      ['base', 32, 768, 12, 12],
-      ['large', 16, 1024, 24, 16],
-      // timm's default tag (orig_in21k) has no classifier
-      ['large', 32, 1024, 24, 16, 0],
-    ] as const
-  ).map(([size, patch, dim, depth, heads, classes]): Variant => ({
+  ...SIZES.map(([size, patch, dim, depth, heads]): Variant => ({
     name: `vit_${size}_patch${patch}_224`,
     patch,
     dim,
@@ -295,21 +295,12 @@ const VARIANTS: Variant[] = [
     heads,
     distilled: false,
     deit: false,
-    numClasses: classes ?? 1000,
+    // timm's default tag of large/32 (orig_in21k) has no classifier
+    numClasses: size === 'large' && patch === 32 ? 0 : 1000,
   })),
   // the 384 px fine-tunes (default tags augreg_in21k_ft_in1k, large/32 orig_in21k_ft_in1k):
   // crop 1.0, bicubic, Inception mean/std
-  ...(
-    [
-      ['tiny', 16, 192, 12, 3],
-      ['small', 16, 384, 12, 6],
-      ['small', 32, 384, 12, 6],
-      ['base', 16, 768, 12, 12],
-      ['base', 32, 768, 12, 12],
-      ['large', 16, 1024, 24, 16],
-      ['large', 32, 1024, 24, 16],
-    ] as const
-  ).map(([size, patch, dim, depth, heads]): Variant => ({
+  ...SIZES.map(([size, patch, dim, depth, heads]): Variant => ({
     name: `vit_${size}_patch${patch}_384`,
     patch,
     dim,
