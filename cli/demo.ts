@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LeeError } from '../engine/errors.js';
 import { resolveModel } from './checkpoint.js';
-import { imageSource, planModel, type RunInputs } from './inputs.js';
+import { checkImages, imageSource, planModel, type RunInputs } from './inputs.js';
 import { listImages } from './images.js';
 import { demoImages, demoModels } from './paths.js';
 import { demoOrder } from '../lee/plan.js';
@@ -21,6 +21,7 @@ export function demoIds(): string[] {
  * bundled Fashion-MNIST test images, labelled by their folders. */
 export async function demoInputs(ids: readonly string[] = demoIds()): Promise<RunInputs[]> {
   const entries = await listImages([demoImages()]);
+  await checkImages(entries);
   const runs: RunInputs[] = [];
   for (const id of ids) {
     const resolved = await resolveModel(undefined, join(demoModels(), id), 'resnet18', true);

@@ -30,13 +30,17 @@ export async function inputSource(path: string): Promise<LabelledSource> {
   return preprocessedSource((await loadSafetensors(path)).tensors, path);
 }
 
-/** `--images`: files or folders (ImageFolder trees labelled through `classes` and the
- * --labels names), each checked to decode now, decoded with sharp and preprocessed a
- * batch at a time. */
-export async function imageSource(entries: readonly ImageEntry[], pre: Preprocess, classes: ClassInfo, labels?: readonly string[]): Promise<LabelledSource> {
-  const source = labelledSource(entries, (e) => decodeRgb(e.path), pre, classes, labels);
+/** Fail now, before the GPU is opened, on any image that does not decode (headers only).
+ * Once per image set: every model of a run reads the same files. */
+export async function checkImages(entries: readonly ImageEntry[]): Promise<void> {
   for (const e of entries) await checkImage(e.path);
-  return source;
+}
+
+/** `--images`: files or folders (ImageFolder trees labelled through `classes` and the
+ * --labels names; `checkImages` first), decoded with sharp and preprocessed a batch at a
+ * time. */
+export async function imageSource(entries: readonly ImageEntry[], pre: Preprocess, classes: ClassInfo, labels?: readonly string[]): Promise<LabelledSource> {
+  return labelledSource(entries, (e) => decodeRgb(e.path), pre, classes, labels);
 }
 
 /** parseArgs options of the flags every model-on-images command shares. */
@@ -93,6 +97,7 @@ export async function prepareInputs(command: string, flags: InputFlags, position
   const random = !resolved.checkpoint;
   const plan = await planModel(resolved, heads, bundled && random);
   const entries = given ?? (await listImages([random ? bundledImages() : samplePhotos()]));
+  if (!input) await checkImages(entries);
   const source = input ? { ...input, labels: input.names.map(() => undefined) } : await imageSource(entries, plan.preprocess, plan.classes, labels);
   if (plan.random) {
     // `resnet50.a1_in1k` names timm's trained weights, which live on the hub

@@ -17,7 +17,7 @@ import { intFlag, parseCommand } from '../args.js';
 import { resolveModel } from '../checkpoint.js';
 import { runJson, runModelE2E, runsCsv, settingsJson, type E2ESettings } from '../e2e-model.js';
 import { listImages, type ImageEntry } from '../images.js';
-import { imageSource, interpFlag, loadModel, planModel, DEFAULT_MODEL, type RunInputs } from '../inputs.js';
+import { checkImages, imageSource, interpFlag, loadModel, planModel, DEFAULT_MODEL, type RunInputs } from '../inputs.js';
 import { progress } from '../progress.js';
 import { demoImages } from '../paths.js';
 import { ADDITIVITY_TOLERANCE } from './layerwise.js';
@@ -151,6 +151,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const labelsText = v.labels ? await readText(v.labels) : undefined;
   const labels = labelsText === undefined ? undefined : parseLabels(labelsText, v.labels!);
   const entries = drawSubset(await listImages(images), limit, seed);
+  await checkImages(entries);
   mkdirSync(out, { recursive: true });
   checkWritable(out);
   const imageId = await imagesHash(entries, labelsText);
