@@ -53,7 +53,9 @@ describe('ViT / DeiT', () => {
   });
 
   it('default configurations have timm parameter counts', () => {
-    // timm 0.9.16 defaults (vit_large_patch32_224's default tag has no classifier)
+    // timm 0.9.16 defaults (vit_large_patch32_224's default tag has no classifier), but the
+    // bare vit_base_patch16_224_miil is the paper's in21k_ft_in1k (models/names.ts), not
+    // timm 0.9's default in21k (11221 classes, 94_399_957)
     const counts: Record<string, number> = {
       vit_tiny_patch16_224: 5_717_416,
       vit_small_patch16_224: 22_050_664,
@@ -62,6 +64,14 @@ describe('ViT / DeiT', () => {
       vit_base_patch32_224: 88_224_232,
       vit_large_patch16_224: 304_326_632,
       vit_large_patch32_224: 305_510_400,
+      vit_tiny_patch16_384: 5_790_376,
+      vit_small_patch16_384: 22_196_584,
+      vit_small_patch32_384: 22_915_432,
+      vit_base_patch16_384: 86_859_496,
+      vit_base_patch32_384: 88_297_192,
+      vit_large_patch16_384: 304_715_752,
+      vit_large_patch32_384: 306_632_680,
+      vit_base_patch16_224_miil: 86_540_008,
       deit_tiny_patch16_224: 5_717_416,
       deit_small_patch16_224: 22_050_664,
       deit_base_patch16_224: 86_567_656,

@@ -1,18 +1,7 @@
 import { ops } from '../../engine/index.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
-import type { Rng } from '../helpers/random.js';
+import { distinct } from '../helpers/random.js';
 import { adaptiveAvgPoolRef, avgPoolRef, maxPoolJvpRef, maxPoolRef, type PoolRefOptions } from '../ref/pooling.js';
-
-/** Distinct values at least 0.01 apart in random order: no window holds a near-tie, so
- * central differences of max pooling see one smooth branch. */
-function distinct(rng: Rng, n: number): Float64Array {
-  const v = Float64Array.from({ length: n }, (_, i) => Math.fround((i - n / 2) * 0.01 + 0.003));
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    [v[i], v[j]] = [v[j]!, v[i]!];
-  }
-  return v;
-}
 
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 /** Many equal values per window, all negative (so a zero pad would win), and a NaN. */
