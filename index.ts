@@ -11,6 +11,7 @@ export { runE2E, type ImageSource, type E2EResult } from './lee/e2e.js';
 export { layerwise, runLayerwise, type Layer, type LayerwiseOptions, type LayerwiseResult, type LayerwiseRun } from './lee/layerwise.js';
 export { layerwiseCsv, layerwiseSvg, LAYERWISE_COLUMNS } from './lee/layerwise-report.js';
 export { withLayerHook, layerOp, layerModules, type LayerCall, type LayerHook } from './models/hooks.js';
+export { withoutFolding } from './models/fold.js';
 export { sampleMetrics, SAMPLE_METRIC_COLUMNS } from './lee/metrics.js';
 export { e2eCsv, e2eColumns } from './lee/report.js';
 export const VERSION = '0.1.0';

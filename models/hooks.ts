@@ -26,6 +26,11 @@ function call(layer: LayerCall, fn: (x: Dual) => Dual, x: Dual): Dual {
   return hook(k === 0 ? layer : { ...layer, name: `${layer.name}#${k}` }, fn, x);
 }
 
+/** Whether a layer hook is watching: fusions that would hide a layer stay off then. */
+export function hookActive(): boolean {
+  return active !== null;
+}
+
 /** A functional layer: `fn(x)`, seen by an active hook under `name`. `affineFeatureAxis`
  * as Module's, for an operation that is one affine map per position (the batch norm
  * inside timm's BatchNormAct2d). */

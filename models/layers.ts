@@ -1,5 +1,6 @@
 import { ops, keep, runtime, Tensor, type Dual, type Runtime } from '../engine/index.js';
 import { Module, Param, param } from './module.js';
+import { cachedFold, foldBatchNorm, folding, type Folded } from './fold.js';
 
 /** Leaf layers shared by the model families. Class names are torch's / timm's (they
  * are the module types in layerwise reports); fields are their state_dict names. */
@@ -29,10 +30,61 @@ export class Conv2d extends Module {
     const [, , kh, kw] = this.weight.shape;
     return kh === 1 && kw === 1 && all(this.options.stride ?? 1, 1) && all(this.options.padding ?? 0, 0) ? 1 : null;
   }
+  private folded: Folded | null = null;
+
   forward(x: Dual): Dual {
-    const { stride, padding, dilation, groups } = this.options;
-    return ops.conv2d(x, this.weight.value, this.bias?.value ?? null, { stride, padding, dilation, groups });
+    return this.run(x, this.weight.value, this.bias?.value ?? null);
   }
+
+  /** This conv with eval BatchNorm `bn` folded into its weights (models/fold.ts); the
+   * caller checks `folding()`. */
+  forwardFolded(bn: EvalNorm, x: Dual): Dual {
+    const from = [this.weight.value, ...(this.bias ? [this.bias.value] : []), bn.running_mean.value, bn.running_var.value, bn.weight.value, bn.bias.value];
+    this.folded = cachedFold(this.folded, from, () =>
+      foldBatchNorm(this.weight.value, this.bias?.value ?? null, {
+        mean: bn.running_mean.value,
+        variance: bn.running_var.value,
+        gamma: bn.weight.value,
+        beta: bn.bias.value,
+        eps: bn.eps,
+      }),
+    );
+    return this.run(x, this.folded.weight, this.folded.bias);
+  }
+
+  override thenFolds(next: Module): boolean {
+    return next instanceof BatchNorm2d;
+  }
+
+  override forwardFoldingNext(next: Module, x: Dual): Dual {
+    return convBn(this, next as BatchNorm2d, x);
+  }
+
+  override disposeDerived(): void {
+    this.folded?.weight.dispose();
+    this.folded?.bias.dispose();
+    this.folded = null;
+  }
+
+  private run(x: Dual, weight: Tensor, bias: Tensor | null): Dual {
+    const { stride, padding, dilation, groups } = this.options;
+    return ops.conv2d(x, weight, bias, { stride, padding, dilation, groups });
+  }
+}
+
+/** An eval BatchNorm's weights, as BatchNorm2d and timm's BatchNormAct2d hold them. */
+export interface EvalNorm {
+  readonly weight: Param;
+  readonly bias: Param;
+  readonly running_mean: Param;
+  readonly running_var: Param;
+  readonly eps: number;
+}
+
+/** `conv` then eval `bn` on its output: one folded convolution unless a layer hook
+ * watches or folding is off (models/fold.ts). */
+export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Dual): Dual {
+  return folding() ? conv.forwardFolded(bn, x) : bn.forward(conv.forward(x));
 }
 
 /** nn.BatchNorm2d in eval mode: running statistics, never batch statistics. */

@@ -57,6 +57,19 @@ export abstract class Module {
    * a minifier renames classes, so `constructor.name` would not survive a web build. */
   abstract readonly type: string;
 
+  /** Whether this layer followed by `next` runs as one fused layer in a Sequential. */
+  thenFolds(_next: Module): boolean {
+    return false;
+  }
+
+  /** This layer then `next` (see `thenFolds`). */
+  forwardFoldingNext(next: Module, x: Dual): Dual {
+    return next.forward(this.forward(x));
+  }
+
+  /** Free tensors made from this layer's weights (a folded copy); weights stay. */
+  disposeDerived(): void {}
+
   /** Direct children and weights, by field name, in declaration order. */
   entries(): [string, Module | Param][] {
     const out: [string, Module | Param][] = [];
@@ -84,7 +97,15 @@ export class Sequential extends Module {
     return this.items.map((m, i) => [String(i), m]);
   }
   forward(x: Dual): Dual {
-    for (const m of this.items) x = m.forward(x);
+    for (let i = 0; i < this.items.length; i++) {
+      const m = this.items[i]!;
+      const next = this.items[i + 1];
+      // a conv straight into an eval BatchNorm runs as one folded conv (models/fold.ts)
+      if (next && m.thenFolds(next)) {
+        x = m.forwardFoldingNext(next, x);
+        i++;
+      } else x = m.forward(x);
+    }
     return x;
   }
 }
@@ -160,6 +181,8 @@ export function uploadWeights(root: Module, tensors: Map<string, HostTensor>): v
 
 /** Free every loaded weight of the tree. */
 export function disposeWeights(root: Module): void {
+  root.disposeDerived();
+  for (const [, m] of namedModules(root)) m.disposeDerived();
   for (const p of namedParams(root).values()) {
     p.tensor?.dispose();
     p.tensor = null;

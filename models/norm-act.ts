@@ -2,6 +2,7 @@ import { ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Param, param } from './module.js';
 import { layerOp } from './hooks.js';
+import { folding } from './fold.js';
 import { Conv2d, Identity, ReLU } from './layers.js';
 
 /** timm's fused norm + activation layers (timm/layers/norm_act.py, conv_bn_act.py),
@@ -35,7 +36,11 @@ export class BatchNormAct2d extends Module {
   }
   forward(x: Dual): Dual {
     const norm = (t: Dual) => ops.batchNorm(t, this.running_mean.value, this.running_var.value, this.weight.value, this.bias.value, this.eps);
-    return this.act.forward(this.drop.forward(layerOp(this.name, this.type, norm, x, undefined, 1)));
+    return this.afterNorm(layerOp(this.name, this.type, norm, x, undefined, 1));
+  }
+  /** What follows the norm: `drop`, then `act`. */
+  afterNorm(y: Dual): Dual {
+    return this.act.forward(this.drop.forward(y));
   }
 }
 
@@ -63,6 +68,8 @@ export class ConvNormAct extends Module {
     return this.conv.weight.shape[0]!;
   }
   forward(x: Dual): Dual {
+    // the norm folded into the conv (models/fold.ts) unless a layer hook watches
+    if (folding()) return this.bn.afterNorm(this.conv.forwardFolded(this.bn, x));
     return this.bn.forward(this.conv.forward(x));
   }
 }

@@ -1,7 +1,7 @@
 import { ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Sequential } from './module.js';
-import { AvgPool2d, BatchNorm2d, BlurPool2d, Conv2d, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePool2d } from './layers.js';
+import { AvgPool2d, BatchNorm2d, BlurPool2d, Conv2d, convBn, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePool2d } from './layers.js';
 import { SEModule } from './squeeze-excite.js';
 import { IMAGENET, countIndexed, preprocess, shapeOf, type ModelSpec, type Preprocess } from './spec.js';
 
@@ -64,8 +64,8 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Dual): Dual {
-    let y = this.aa.forward(this.act1.forward(this.drop_block.forward(this.bn1.forward(this.conv1.forward(x)))));
-    y = this.bn2.forward(this.conv2.forward(y));
+    let y = this.aa.forward(this.act1.forward(this.drop_block.forward(convBn(this.conv1, this.bn1, x))));
+    y = convBn(this.conv2, this.bn2, y);
     if (this.se) y = this.se.forward(y);
     const shortcut = this.downsample ? this.downsample.forward(x) : x;
     return this.act2.forward(ops.add(y, shortcut));
@@ -105,9 +105,9 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Dual): Dual {
-    let y = this.act1.forward(this.bn1.forward(this.conv1.forward(x)));
-    y = this.act2.forward(this.drop_block.forward(this.bn2.forward(this.conv2.forward(y))));
-    y = this.bn3.forward(this.conv3.forward(this.aa.forward(y)));
+    let y = this.act1.forward(convBn(this.conv1, this.bn1, x));
+    y = this.act2.forward(this.drop_block.forward(convBn(this.conv2, this.bn2, y)));
+    y = convBn(this.conv3, this.bn3, this.aa.forward(y));
     if (this.se) y = this.se.forward(y);
     // timm runs the downsample branch after bn3, before the final ReLU (leaf order)
     const shortcut = this.downsample ? this.downsample.forward(x) : x;
@@ -203,7 +203,8 @@ export class ResNet extends Module {
   }
 
   forward(x: Dual): Dual {
-    x = this.maxpool.forward(this.act1.forward(this.bn1.forward(this.conv1.forward(x))));
+    const stem = this.conv1 instanceof Conv2d ? convBn(this.conv1, this.bn1, x) : this.bn1.forward(this.conv1.forward(x));
+    x = this.maxpool.forward(this.act1.forward(stem));
     for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) x = layer.forward(x);
     return this.fc.forward(this.global_pool.forward(x));
   }

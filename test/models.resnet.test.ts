@@ -2,11 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { runtime, Tensor, tidy, dual, LeeError } from '../engine/index.js';
+import { runtime, Tensor, tidy, dual, dispose, LeeError, type Dual } from '../engine/index.js';
+import { withoutFolding } from '../models/fold.js';
 import { loadSafetensors, type HostTensor } from '../engine/safetensors.js';
 import { createModel, modelSpec, parameterCount } from '../models/registry.js';
 import { disposeWeights, nameModules, namedModules, namedParams, Module } from '../models/module.js';
-import { BlurPool2d } from '../models/layers.js';
+import { BatchNorm2d, BlurPool2d } from '../models/layers.js';
 import { resnetSpecs } from '../models/resnet.js';
 import { FIXTURES, fixtures, runParity, type Fixture } from './helpers/parity.js';
 import { expectFullSizeLogits } from './helpers/fullsize.js';
@@ -151,26 +152,58 @@ describe('ResNet family', () => {
       expect(() => createModel('resnetblur18', weights)).toThrow(/missing keys \(1\): layer3\.0\.bn2\.running_var/);
     });
 
-    it('memory stays flat across forwards (blur filters are made once)', async () => {
+    it('memory stays flat across forwards and model lifetimes (blur filters and folded weights are made once)', async () => {
       const weights = (await loadSafetensors(`${FIXTURES}resnetblur18_mini.safetensors`)).tensors;
       const io = (await loadSafetensors(`${FIXTURES}resnetblur18_mini.io.safetensors`)).tensors;
-      const model = createModel('resnetblur18', weights);
-      const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
-      const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
-      const forward = async () => {
-        const out = tidy(() => model.forward(dual(x, t)));
-        await out.tangents!.read();
-        out.primal.dispose();
-        out.tangents!.dispose();
+      const lifetime = async () => {
+        const model = createModel('resnetblur18', weights);
+        const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
+        const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
+        const forward = async () => {
+          const out = tidy(() => model.forward(dual(x, t)));
+          await out.tangents!.read();
+          out.primal.dispose();
+          out.tangents!.dispose();
+          return runtime().pool.liveCount;
+        };
+        // the first forward may upload the shared blur filters and fold each conv's
+        // BatchNorm; later ones allocate nothing
+        const live = await forward();
+        expect(await forward()).toBe(live);
+        disposeWeights(model);
+        x.dispose();
+        t.dispose();
+        // the weights, the two inputs and whatever was made from the weights are freed
+        expect(runtime().pool.liveCount).toBeLessThanOrEqual(live - namedParams(model).size - 2);
         return runtime().pool.liveCount;
       };
-      // the first forward may upload the shared blur filters; later ones allocate nothing
-      const live = await forward();
-      expect(await forward()).toBe(live);
+      const after = await lifetime();
+      expect(await lifetime()).toBe(after);
+    });
+
+    it('folding runs no BatchNorm pass: every conv + BatchNorm pair is one dispatch (two with tangents) once folded', async () => {
+      const weights = (await loadSafetensors(`${FIXTURES}resnet50_mini.safetensors`)).tensors;
+      const io = (await loadSafetensors(`${FIXTURES}resnet50_mini.io.safetensors`)).tensors;
+      const model = createModel('resnet50', weights);
+      const norms = namedModules(model).filter(([, m]) => m instanceof BatchNorm2d).length;
+      const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
+      const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
+      const count = async (run: () => Dual) => {
+        const before = runtime().dispatches;
+        const out = tidy(run);
+        await out.primal.read();
+        dispose(out);
+        return runtime().dispatches - before;
+      };
+      const forward = () => model.forward(dual(x, t));
+      await count(forward); // makes the folded weights
+      const folded = await count(forward);
+      const unfolded = await count(() => withoutFolding(forward));
+      // a BatchNorm pass is one dispatch for the value and one for the tangents
+      expect(unfolded - folded).toBe(2 * norms);
       disposeWeights(model);
       x.dispose();
       t.dispose();
-      expect(runtime().pool.liveCount).toBe(live - namedParams(model).size - 2);
     });
 
     it('full-size resnet50 at 224 px matches timm on seeded random weights', async () => {

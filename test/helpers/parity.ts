@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { init, shutdown, Tensor, tidy, dual } from '../../engine/index.js';
 import { loadSafetensors } from '../../engine/safetensors.js';
+import { withoutFolding } from '../../models/fold.js';
 import { createModel } from '../../models/registry.js';
 import { disposeWeights, namedModules, namedParams, type Module } from '../../models/module.js';
 import { maxAbsError, relL2 } from './compare.js';
@@ -55,7 +56,9 @@ export function runParity(list: Fixture[]): void {
   });
   for (const f of list) {
     describe(`${f.name} (${f.arch})`, () => {
-      it('logits match timm and the JVP matches torch forward-mode', async () => {
+      // eval BatchNorm runs folded into the conv before it unless a layer hook watches;
+      // both ways must match timm
+      it('logits match timm and the JVP matches torch forward-mode, BatchNorm folded and not', async () => {
         const weights = await loadSafetensors(`${FIXTURES}${f.weights}`);
         const io = (await loadSafetensors(`${FIXTURES}${f.io}`)).tensors;
         const model = createModel(f.arch, weights.tensors, f.weights, { numHeads: f.kwargs.num_heads });
@@ -64,15 +67,21 @@ export function runParity(list: Fixture[]): void {
         const want = io.get('jvp_logits')!.data;
         const x = Tensor.fromData(input.data, input.shape);
         const t = Tensor.fromData(tangent.data, [1, ...tangent.shape]);
-        const out = tidy(() => model.forward(dual(x, t)));
-        const logits = await out.primal.read();
-        const jvp = await out.tangents!.read();
-        expectLogitsClose(logits, io.get('logits')!.data, `${f.name} logits`);
-        // one tangent (K = 1): its JVP is the whole [B, classes] block
-        expect(jvp.length, `${f.name} JVP length`).toBe(want.length);
-        expectLogitsClose(jvp, want, `${f.name} JVP`, 1e-6);
-        expect(relL2(jvp, want), `${f.name} JVP relative L2`).toBeLessThanOrEqual(1e-3);
-        for (const v of [x, t, out.primal, out.tangents!]) v.dispose();
+        for (const folded of [true, false]) {
+          const run = () => tidy(() => model.forward(dual(x, t)));
+          const out = folded ? run() : withoutFolding(run);
+          const logits = await out.primal.read();
+          const jvp = await out.tangents!.read();
+          const label = `${f.name}${folded ? '' : ' (unfolded)'}`;
+          expectLogitsClose(logits, io.get('logits')!.data, `${label} logits`);
+          // one tangent (K = 1): its JVP is the whole [B, classes] block
+          expect(jvp.length, `${label} JVP length`).toBe(want.length);
+          expectLogitsClose(jvp, want, `${label} JVP`, 1e-6);
+          expect(relL2(jvp, want), `${label} JVP relative L2`).toBeLessThanOrEqual(1e-3);
+          out.primal.dispose();
+          out.tangents!.dispose();
+        }
+        for (const v of [x, t]) v.dispose();
         disposeWeights(model);
       });
     });
