@@ -31,14 +31,33 @@ export class Conv2d extends Module {
     return kh === 1 && kw === 1 && all(this.options.stride ?? 1, 1) && all(this.options.padding ?? 0, 0) ? 1 : null;
   }
   private folded: Folded | null = null;
+  /** The eval BatchNorm this conv's output goes straight into, if its model says so
+   * (`foldInto`); a # field, so it is no child in the module tree. */
+  #norm: EvalNorm | null = null;
 
   forward(x: Dual): Dual {
     return this.run(x, this.weight.value, this.bias?.value ?? null);
   }
 
-  /** This conv with eval BatchNorm `bn` folded into its weights (models/fold.ts); the
-   * caller checks `folding()`. */
-  forwardFolded(bn: EvalNorm, x: Dual): Dual {
+  /** Declare that this conv's output feeds only `bn`: its weights are folded (models/fold.ts)
+   * when they are loaded, and `convBn(this, bn, x)` runs the folded conv. */
+  foldInto(bn: EvalNorm): void {
+    this.#norm = bn;
+  }
+
+  foldsInto(bn: EvalNorm): boolean {
+    return this.#norm === bn;
+  }
+
+  /** This conv with its BatchNorm folded into its weights; the caller checks `folding()`. */
+  forwardFolded(x: Dual): Dual {
+    const folded = this.fold();
+    return this.run(x, folded.weight, folded.bias);
+  }
+
+  private fold(): Folded {
+    const bn = this.#norm;
+    if (!bn) throw new Error(`${this.name || 'Conv2d'}: no BatchNorm to fold into this conv`);
     const from = [this.weight.value, ...(this.bias ? [this.bias.value] : []), bn.running_mean.value, bn.running_var.value, bn.weight.value, bn.bias.value];
     this.folded = cachedFold(this.folded, from, () =>
       foldBatchNorm(this.weight.value, this.bias?.value ?? null, {
@@ -49,11 +68,19 @@ export class Conv2d extends Module {
         eps: bn.eps,
       }),
     );
-    return this.run(x, this.folded.weight, this.folded.bias);
+    return this.folded;
+  }
+
+  override prepareDerived(): void {
+    if (this.#norm) this.fold();
+  }
+
+  override pairWithNext(next: Module): void {
+    if (next instanceof BatchNorm2d) this.#norm = next;
   }
 
   override thenFolds(next: Module): boolean {
-    return next instanceof BatchNorm2d;
+    return next instanceof BatchNorm2d && this.foldsInto(next);
   }
 
   override forwardFoldingNext(next: Module, x: Dual): Dual {
@@ -84,8 +111,9 @@ export interface EvalNorm {
 /** `conv` then eval `bn` on its output: one folded convolution unless a layer hook
  * watches or folding is off (models/fold.ts). */
 export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Dual): Dual {
-  return folding() ? conv.forwardFolded(bn, x) : bn.forward(conv.forward(x));
+  return folding() && conv.foldsInto(bn) ? conv.forwardFolded(x) : bn.forward(conv.forward(x));
 }
+
 
 /** nn.BatchNorm2d in eval mode: running statistics, never batch statistics. */
 export class BatchNorm2d extends Module {

@@ -57,6 +57,10 @@ export abstract class Module {
    * a minifier renames classes, so `constructor.name` would not survive a web build. */
   abstract readonly type: string;
 
+  /** In a Sequential, `next` takes this layer's output and nothing else does: a layer
+   * that can fuse with it says so here (Conv2d + BatchNorm2d). */
+  pairWithNext(_next: Module): void {}
+
   /** Whether this layer followed by `next` runs as one fused layer in a Sequential. */
   thenFolds(_next: Module): boolean {
     return false;
@@ -66,6 +70,9 @@ export abstract class Module {
   forwardFoldingNext(next: Module, x: Dual): Dual {
     return next.forward(this.forward(x));
   }
+
+  /** Make what this layer derives from its weights (a folded copy), once they are loaded. */
+  prepareDerived(): void {}
 
   /** Free tensors made from this layer's weights (a folded copy); weights stay. */
   disposeDerived(): void {}
@@ -92,6 +99,8 @@ export class Sequential extends Module {
   constructor(items: Module[]) {
     super();
     this.items = items;
+    // a conv straight into an eval BatchNorm folds into it (models/fold.ts)
+    for (let i = 0; i + 1 < items.length; i++) items[i]!.pairWithNext(items[i + 1]!);
   }
   override entries(): [string, Module | Param][] {
     return this.items.map((m, i) => [String(i), m]);
@@ -100,7 +109,6 @@ export class Sequential extends Module {
     for (let i = 0; i < this.items.length; i++) {
       const m = this.items[i]!;
       const next = this.items[i + 1];
-      // a conv straight into an eval BatchNorm runs as one folded conv (models/fold.ts)
       if (next && m.thenFolds(next)) {
         x = m.forwardFoldingNext(next, x);
         i++;
@@ -177,6 +185,9 @@ export function uploadWeights(root: Module, tensors: Map<string, HostTensor>): v
     p.tensor?.dispose();
     p.tensor = keep(Tensor.fromData(tensors.get(key)!.data, p.shape));
   }
+  // derived weights are made here, so a model's memory is what it holds after loading
+  root.prepareDerived();
+  for (const [, m] of namedModules(root)) m.prepareDerived();
 }
 
 /** Free every loaded weight of the tree. */

@@ -63,13 +63,14 @@ export class ConvNormAct extends Module {
     super();
     this.conv = new Conv2d(inChannels, outChannels, kernel, { stride: o.stride ?? 1, padding: o.padding ?? 0, groups: o.groups });
     this.bn = new BatchNormAct2d(outChannels, o.eps ?? 1e-5, o.act ? o.act() : new ReLU());
+    this.conv.foldInto(this.bn);
   }
   get outChannels(): number {
     return this.conv.weight.shape[0]!;
   }
   forward(x: Dual): Dual {
     // the norm folded into the conv (models/fold.ts) unless a layer hook watches
-    if (folding()) return this.bn.afterNorm(this.conv.forwardFolded(this.bn, x));
+    if (folding()) return this.bn.afterNorm(this.conv.forwardFolded(x));
     return this.bn.forward(this.conv.forward(x));
   }
 }

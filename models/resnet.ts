@@ -56,9 +56,11 @@ export class BasicBlock extends Module {
     const { convStride, aa } = antiAlias(o.blur, width, stride);
     this.conv1 = new Conv2d(inCh, width, 3, { stride: convStride, padding: 1 });
     this.bn1 = new BatchNorm2d(width);
+    this.conv1.foldInto(this.bn1);
     this.aa = aa;
     this.conv2 = new Conv2d(width, outCh, 3, { padding: 1 });
     this.bn2 = new BatchNorm2d(outCh);
+    this.conv2.foldInto(this.bn2);
     if (o.se) this.se = new SEModule(outCh, o.se);
     this.downsample = downsample(inCh, outCh, stride, o.avgDown);
   }
@@ -95,11 +97,14 @@ export class Bottleneck extends Module {
     const { convStride, aa } = antiAlias(o.blur, width, stride);
     this.conv1 = new Conv2d(inCh, width, 1);
     this.bn1 = new BatchNorm2d(width);
+    this.conv1.foldInto(this.bn1);
     this.conv2 = new Conv2d(width, width, 3, { stride: convStride, padding: 1 });
     this.bn2 = new BatchNorm2d(width);
+    this.conv2.foldInto(this.bn2);
     this.aa = aa;
     this.conv3 = new Conv2d(width, outCh, 1);
     this.bn3 = new BatchNorm2d(outCh);
+    this.conv3.foldInto(this.bn3);
     if (o.se) this.se = new SEModule(outCh, o.se);
     this.downsample = downsample(inCh, outCh, stride, o.avgDown);
   }
@@ -188,6 +193,7 @@ export class ResNet extends Module {
     const { block, blur, avgDown, stemWidth, stages } = config;
     ({ conv1: this.conv1, maxpool: this.maxpool } = stem(config));
     this.bn1 = new BatchNorm2d(stemWidth);
+    if (this.conv1 instanceof Conv2d) this.conv1.foldInto(this.bn1);
     const Block = block === 'basic' ? BasicBlock : Bottleneck;
     let inCh = stemWidth;
     const layers = stages.map((s, i) => {

@@ -166,8 +166,8 @@ describe('ResNet family', () => {
           out.tangents!.dispose();
           return runtime().pool.liveCount;
         };
-        // the first forward may upload the shared blur filters and fold each conv's
-        // BatchNorm; later ones allocate nothing
+        // the first forward may upload the shared blur filters (the folded convs were made
+        // with the weights); later ones allocate nothing
         const live = await forward();
         expect(await forward()).toBe(live);
         disposeWeights(model);
@@ -196,7 +196,7 @@ describe('ResNet family', () => {
         return runtime().dispatches - before;
       };
       const forward = () => model.forward(dual(x, t));
-      await count(forward); // makes the folded weights
+      await count(forward); // compiles the pipelines
       const folded = await count(forward);
       const unfolded = await count(() => withoutFolding(forward));
       // a BatchNorm pass is one dispatch for the value and one for the tangents

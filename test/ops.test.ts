@@ -3,7 +3,7 @@ import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { elementwiseCases, reluAtZero } from './cases/elementwise.js';
 import { matmulCases } from './cases/matmul.js';
-import { convCases } from './cases/conv.js';
+import { convCases, resnetShapeCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
@@ -36,4 +36,5 @@ runOpTable([
   maxPoolAtTies,
   bilinearAtCentres,
   ...confidentSoftmax,
+  ...resnetShapeCases,
 ]);

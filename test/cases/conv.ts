@@ -81,3 +81,16 @@ export const convCases: OpCase[] = [
   ...rows.filter((r) => r.o?.groups === r.x[1] && r.w[0] === r.x[1]).map((r) => convCase(r, 'depthwise')),
   ...rows.filter((r) => r.w[2] === 1 && r.w[3] === 1 && !r.o?.stride && !r.o?.padding && !r.o?.groups).map((r) => convCase(r, 'matmul')),
 ];
+
+/** ResNet-50's own layer shapes (reduced in batch and, for the widest, in channels), on
+ * rows of their own at the table's end (rows are seeded by position): the 1x1 reduce
+ * and expand, the 3x3 at stride 1 and 2, the stride-2 downsample, on 14x14 and 7x7 maps. */
+const resnetRows: ConvRow[] = [
+  { name: 'ResNet-50 layer3 1x1 256->64 at 14x14', x: [1, 256, 14, 14], w: [64, 256, 1, 1] },
+  { name: 'ResNet-50 layer3 3x3 pad 1 64->64 at 14x14, batch 2', x: [2, 64, 14, 14], w: [64, 64, 3, 3], o: { padding: [1, 1] } },
+  { name: 'ResNet-50 layer4 3x3 stride 2 pad 1 128->128, 14x14 -> 7x7', x: [1, 128, 14, 14], w: [128, 128, 3, 3], o: { stride: [2, 2], padding: [1, 1] } },
+  { name: 'ResNet-50 layer4 1x1 128->512 at 7x7 with bias (a folded BatchNorm)', x: [1, 128, 7, 7], w: [512, 128, 1, 1], bias: true },
+  { name: 'ResNet-50 downsample 1x1 stride 2 256->128, 14x14 -> 7x7', x: [1, 256, 14, 14], w: [128, 256, 1, 1], o: { stride: [2, 2] } },
+];
+
+export const resnetShapeCases: OpCase[] = resnetRows.flatMap((r) => [convCase(r), convCase(r, 'direct'), convCase(r, 'implicit-gemm')]);
