@@ -16,24 +16,28 @@ export interface ImplicitGemmTiling {
   rn: number;
 }
 
+/** Every conv kernel binds a bias and reads it only where params.has_bias is set (the
+ * weights stand in when there is none): one pipeline serves a biased primal and its
+ * bias-free tangents, which halves compiles on software adapters. */
+const CONV_BINDINGS = [{ name: 'x' }, { name: 'wt' }, { name: 'bias' }, { name: 'y', write: true }];
+
 export interface ImplicitGemmSpec extends ImplicitGemmTiling {
   kh: number;
   kw: number;
   /** 1x1, stride 1, no padding: X_col[ci, (b, p)] = x[b, ci, p], no spatial bounds checks */
   pointwise: boolean;
-  bias: boolean;
 }
 
 export const IMPLICIT_GEMM_PARAMS = `struct P {
   cin: u32, h: u32, w: u32, cout: u32,
   hout: u32, wout: u32, cg: u32, mg: u32,
-  kdim: u32, n: u32, m_tiles: u32, _p0: u32,
+  kdim: u32, n: u32, m_tiles: u32, has_bias: u32,
   sh: u32, sw: u32, dh: u32, dw: u32,
   ph: u32, pw: u32, _p1: u32, _p2: u32,
 }`;
 
 export function implicitGemmKey(s: ImplicitGemmSpec): string {
-  return `conv.gemm:${s.tm}x${s.tn}x${s.tk}:${s.rm}x${s.rn}:${s.kh}x${s.kw}:${s.pointwise}:${s.bias}`;
+  return `conv.gemm:${s.tm}x${s.tn}x${s.tk}:${s.rm}x${s.rn}:${s.kh}x${s.kw}:${s.pointwise}`;
 }
 
 /** Register-tiled implicit GEMM: each workgroup computes a TM x TN block of one group's
@@ -48,7 +52,7 @@ export function implicitGemmKernel(s: ImplicitGemmSpec): string {
   if (tm % rm || tn % rn || rn % 4 || threads > 256 || (tm * tk) % threads || (tk * tn) % threads || threads % tn) {
     throw new Error(`conv: invalid GEMM tiling ${implicitGemmKey(s)}`);
   }
-  const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
+  const bindings = CONV_BINDINGS;
   const tx = tn / rn;
   // B-tile loads: thread `lid` always loads column lid % TN, rows lid / TN + i * (threads / TN)
   const bRows = threads / tn;
@@ -142,11 +146,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let m = m0 + tyi * RM + i;
     if (m >= params.mg) { break; }
     let co = g * params.mg + m;
-#if ${s.bias}
-    let bv = bias[co];
-#else
-    let bv = 0.0;
-#endif
+    let bv = select(0.0, bias[co], params.has_bias != 0u);
     for (var j = 0u; j < RN4 * 4u; j++) {
       let n = n0 + txi * RN4 * 4u + j;
       if (n >= params.n) { break; }
@@ -168,7 +168,6 @@ export interface DirectSpec {
   rn: number;
   /** 1x1, stride 1, unpadded, viewed as one row of H*W pixels per image */
   flat: boolean;
-  bias: boolean;
 }
 
 export const DIRECT_PARAMS = `struct P {
@@ -176,12 +175,13 @@ export const DIRECT_PARAMS = `struct P {
   hout: u32, wout: u32, cg: u32, mg: u32,
   kdim: u32, segs: u32, threads: u32, m_tiles: u32,
   sh: u32, dh: u32, ph: u32, pw: u32,
+  has_bias: u32, _p0: u32, _p1: u32, _p2: u32,
 }`;
 
 export const DIRECT_WG = 64;
 
 export function directKey(s: DirectSpec): string {
-  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}:${s.bias}`;
+  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}`;
 }
 
 /** Direct convolution without shared memory or barriers, for CPU adapters (SwiftShader,
@@ -200,7 +200,7 @@ export function directKernel(s: DirectSpec): string {
   const span = range((rn - 1) * sw + (kw - 1) * dw + 1);
   const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
   const loads = span.filter((q) => used.has(q));
-  const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
+  const bindings = CONV_BINDINGS;
   const tap = (kx: number) => [
     ...range(rm).map((i) => `      let w${i}_${kx} = wt[wo${i} + ${kx}u];`),
     ...range(rn / 4).map(
@@ -286,7 +286,7 @@ ${range(rm)
     [
       `  if (m0 + ${i}u < params.mg) {`,
       `    let yo = ybase + (m0 + ${i}u) * p_out;`,
-      `    let bv = ${s.bias ? `bias[g * params.mg + m0 + ${i}u]` : '0.0'};`,
+      `    let bv = select(0.0, bias[g * params.mg + m0 + ${i}u], params.has_bias != 0u);`,
       ...range(rn).map(
         (j) => `    if (ow0 + ${j}u < params.wout) { y[yo + ${j}u] = acc${i}_${Math.floor(j / 4)}[${j % 4}] + bv; }`,
       ),
@@ -309,17 +309,16 @@ export interface DepthwiseSpec {
   tr: number;
   tc: number;
   rw: number;
-  bias: boolean;
 }
 
 export const DEPTHWISE_PARAMS = `struct P {
   c: u32, h: u32, w: u32, hout: u32,
   wout: u32, ph: u32, pw: u32, tiles_w: u32,
-  planes: u32, _p0: u32, _p1: u32, _p2: u32,
+  planes: u32, has_bias: u32, _p1: u32, _p2: u32,
 }`;
 
 export function depthwiseKey(s: DepthwiseSpec): string {
-  return `conv.dw:${s.kh}x${s.kw}:s${s.sh}x${s.sw}:d${s.dh}x${s.dw}:${s.tr}x${s.tc}x${s.rw}:${s.bias}`;
+  return `conv.dw:${s.kh}x${s.kw}:s${s.sh}x${s.sw}:d${s.dh}x${s.dw}:${s.tr}x${s.tc}x${s.rw}`;
 }
 
 /** Input patch a workgroup stages in shared memory: [ih, iw] floats. */
@@ -337,7 +336,7 @@ export function depthwiseKernel(s: DepthwiseSpec): string {
   const [ih, iw] = depthwisePatch(s);
   // inputs one thread reads per filter row: its RW outputs' receptive fields
   const seg = (s.rw - 1) * s.sw + (s.kw - 1) * s.dw + 1;
-  const bindings = [{ name: 'x' }, { name: 'wt' }, ...(s.bias ? [{ name: 'bias' }] : []), { name: 'y', write: true }];
+  const bindings = CONV_BINDINGS;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   return wgsl`
 ${DEPTHWISE_PARAMS}
@@ -397,11 +396,7 @@ ${range(s.kw)
 
   let oy = oy0 + ty;
   if (oy >= params.hout) { return; }
-#if ${s.bias}
-  let bv = bias[c];
-#else
-  let bv = 0.0;
-#endif
+  let bv = select(0.0, bias[c], params.has_bias != 0u);
   let ybase = (plane * params.hout + oy) * params.wout;
 ${range(s.rw)
   .map((r) => `  if (ox0 + tx * RW + ${r}u < params.wout) { y[ybase + ox0 + tx * RW + ${r}u] = acc${r} + bv; }`)

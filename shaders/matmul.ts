@@ -23,23 +23,21 @@ export interface GemmVariant extends GemmTiling {
   vecA: boolean;
   /** B loads as vec4 along its contiguous axis (N, or K when transB) */
   vecB: boolean;
-  /** add bias[N] to every row */
-  bias: boolean;
   /** add an existing C0 (same shape as C): one term of a sum of products */
   accumulate: boolean;
 }
 
 export function gemmKey(v: GemmVariant): string {
-  const flags = (['transB', 'vecA', 'vecB', 'bias', 'accumulate'] as const).map((f) => (v[f] ? 1 : 0)).join('');
+  const flags = (['transB', 'vecA', 'vecB', 'accumulate'] as const).map((f) => (v[f] ? 1 : 0)).join('');
   return `matmul:${v.wgX}x${v.wgY}:${v.rm}x${v.rn}:${v.tk}:${flags}`;
 }
 
-/** Runtime sizes: C[z] = A[z] B[z] (+ bias) (+ C0[z]) for M x K times K x N, over the
+/** Runtime sizes: C[z] = A[z] B[z] (+ bias, when has_bias) (+ C0[z]) for M x K times K x N, over the
  * batch index z = wid.z + batch0 unravelled along `dims` with element strides sa, sb
  * (0 on broadcast axes). rowTile0 offsets wid.y when rows need several dispatches. */
 const PARAMS = `struct P {
   m: u32, n: u32, k: u32, rank: u32,
-  rowTile0: u32, batch0: u32, _p0: u32, _p1: u32,
+  rowTile0: u32, batch0: u32, has_bias: u32, _p1: u32,
   dims: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>,
 }`;
 
@@ -72,7 +70,9 @@ export function gemmKernel(v: GemmVariant): string {
   const bindings = [
     { name: 'a', type: `array<${fa}>` },
     { name: 'b', type: `array<${fb}>` },
-    ...(v.bias ? [{ name: 'bias' }] : []),
+    // always bound (b stands in when there is none), read where params.has_bias is set:
+    // one pipeline serves a Linear's biased primal and its bias-free tangents
+    { name: 'bias' },
     ...(v.accumulate ? [{ name: 'c0' }] : []),
     { name: 'c', write: true },
   ];
@@ -148,7 +148,7 @@ ${vecStore('Bs', (q) => `(kq + ${q}u) * ${SB}u + cc`)}
     .map((i) => {
       const cols = range(rn).map((j) => {
         const col = `col0 + tx + ${j * wgX}u`;
-        const bias = v.bias ? ` + bias[${col}]` : '';
+        const bias = ` + select(0.0, bias[${col}], params.has_bias != 0u)`;
         const c0 = v.accumulate ? ` + c0[offC + gr * params.n + ${col}]` : '';
         return `      if (${col} < params.n) { c[offC + gr * params.n + ${col}] = ${acc(i, j)}${bias}${c0}; }`;
       });

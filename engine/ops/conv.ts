@@ -133,7 +133,7 @@ function implicitGemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, 
   const t = implicitGemmTiling(mg);
   const pointwise =
     s.kh === 1 && s.kw === 1 && p.stride.every((v) => v === 1) && p.padding.every((v) => v === 0);
-  const spec = { ...t, kh: s.kh, kw: s.kw, pointwise, bias: !!bias };
+  const spec = { ...t, kh: s.kh, kw: s.kw, pointwise };
   const mTiles = Math.ceil(mg / t.tm);
   const nTiles = Math.ceil(n / t.tn);
   if (mTiles * g > 65535) throw new Error(`conv2d: too many output channels per group (${mg}) for one dispatch`);
@@ -141,10 +141,10 @@ function implicitGemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, 
   runtime().dispatch({
     key: implicitGemmKey(spec),
     source: () => implicitGemmKernel(spec),
-    inputs: [x.buffer, wt.buffer, ...(bias ? [bias.buffer] : [])],
+    inputs: [x.buffer, wt.buffer, (bias ?? wt).buffer],
     outputs: [y.buffer],
     uniform: new UniformWriter()
-      .u32(s.cin, s.h, s.w, s.cout, s.hout, s.wout, cg, mg, kdim, n, mTiles, 0)
+      .u32(s.cin, s.h, s.w, s.cout, s.hout, s.wout, cg, mg, kdim, n, mTiles, bias ? 1 : 0)
       .u32(p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.padding[0], p.padding[1])
       .finish(),
     workgroups: [gx, mTiles * g, Math.ceil(nTiles / gx)],
@@ -162,7 +162,7 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
   // 1x1 and 3x3, 8 channels for larger filters (the stem), shorter rows on small maps
   const rm = mg >= 16 ? (s.kh * s.kw <= 9 ? 16 : 8) : mg >= 8 ? 8 : mg >= 4 ? 4 : mg >= 2 ? 2 : 1;
   const rn = flat || wout >= 16 ? 16 : wout > 4 ? 8 : 4;
-  const spec: DirectSpec = { kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat, bias: !!bias };
+  const spec: DirectSpec = { kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat };
   const segs = Math.ceil(wout / rn);
   const threads = s.b * hout * segs;
   const mTiles = Math.ceil(mg / rm);
@@ -172,11 +172,12 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
   runtime().dispatch({
     key: directKey(spec),
     source: () => directKernel(spec),
-    inputs: [x.buffer, wt.buffer, ...(bias ? [bias.buffer] : [])],
+    inputs: [x.buffer, wt.buffer, (bias ?? wt).buffer],
     outputs: [y.buffer],
     uniform: new UniformWriter()
       .u32(s.cin, h, w, s.cout, hout, wout, cg, mg, cg * s.kh * s.kw, segs, threads, mTiles)
       .u32(p.stride[0], p.dilation[0], p.padding[0], p.padding[1])
+      .u32(bias ? 1 : 0)
       .finish(),
     workgroups: [gx, mTiles * g, Math.ceil(groupsX / gx)],
   });
@@ -184,8 +185,8 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
 
 /** Thread layout of the depthwise kernel: wide rows for wide maps, tall tiles for the
  * small late-stage maps so fewer threads idle. */
-function depthwiseSpec(p: Conv2dParams, s: ConvShape, bias: boolean): DepthwiseSpec {
-  const base = { kh: s.kh, kw: s.kw, sh: p.stride[0], sw: p.stride[1], dh: p.dilation[0], dw: p.dilation[1], bias };
+function depthwiseSpec(p: Conv2dParams, s: ConvShape): DepthwiseSpec {
+  const base = { kh: s.kh, kw: s.kw, sh: p.stride[0], sw: p.stride[1], dh: p.dilation[0], dw: p.dilation[1] };
   if (s.wout >= 24) return { ...base, tr: 8, tc: 8, rw: 4 };
   if (s.wout >= 12) return { ...base, tr: 16, tc: 4, rw: 4 };
   return { ...base, tr: 16, tc: 4, rw: 2 };
@@ -195,7 +196,7 @@ function depthwiseSpec(p: Conv2dParams, s: ConvShape, bias: boolean): DepthwiseS
  * memory; anything else goes to the implicit GEMM. */
 function depthwiseConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor): boolean {
   if (!(p.groups === s.cin && s.cout === s.cin)) return false;
-  const spec = depthwiseSpec(p, s, !!bias);
+  const spec = depthwiseSpec(p, s);
   const [ih, iw] = depthwisePatch(spec);
   if (ih * iw + s.kh * s.kw > MAX_PATCH_FLOATS) return false;
   const tilesW = Math.ceil(s.wout / (spec.tc * spec.rw));
@@ -206,10 +207,10 @@ function depthwiseConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bia
   runtime().dispatch({
     key: depthwiseKey(spec),
     source: () => depthwiseKernel(spec),
-    inputs: [x.buffer, wt.buffer, ...(bias ? [bias.buffer] : [])],
+    inputs: [x.buffer, wt.buffer, (bias ?? wt).buffer],
     outputs: [y.buffer],
     uniform: new UniformWriter()
-      .u32(s.cin, s.h, s.w, s.hout, s.wout, p.padding[0], p.padding[1], tilesW, planes)
+      .u32(s.cin, s.h, s.w, s.hout, s.wout, p.padding[0], p.padding[1], tilesW, planes, bias ? 1 : 0)
       .finish(),
     workgroups: [tiles, gy, Math.ceil(planes / gy)],
   });

@@ -106,7 +106,6 @@ function gemm(o: MatmulOptions, a: Tensor, b: Tensor, bias: Tensor | null, c0: T
     transB,
     vecA: p.k % 4 === 0,
     vecB: (transB ? p.k : p.n) % 4 === 0,
-    bias: bias !== null,
     accumulate: c0 !== null,
   };
   const tileM = tiling.wgY * tiling.rm;
@@ -115,7 +114,7 @@ function gemm(o: MatmulOptions, a: Tensor, b: Tensor, bias: Tensor | null, c0: T
   const rowTiles = Math.ceil(p.m / tileM);
   if (colTiles > MAX_GROUPS) throw new Error(`matmul: N = ${p.n} is too large for one dispatch`);
   const key = gemmKey(variant);
-  const inputs = [a.buffer, b.buffer, ...(bias ? [bias.buffer] : []), ...(c0 ? [c0.buffer] : [])];
+  const inputs = [a.buffer, b.buffer, (bias ?? b).buffer, ...(c0 ? [c0.buffer] : [])];
   for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
     for (let y0 = 0; y0 < rowTiles; y0 += MAX_GROUPS) {
       runtime().dispatch({
@@ -124,7 +123,7 @@ function gemm(o: MatmulOptions, a: Tensor, b: Tensor, bias: Tensor | null, c0: T
         inputs,
         outputs: [c.buffer],
         uniform: new UniformWriter()
-          .u32(p.m, p.n, p.k, p.dims.length, y0, z0, 0, 0)
+          .u32(p.m, p.n, p.k, p.dims.length, y0, z0, bias ? 1 : 0, 0)
           .array(p.dims)
           .array(p.sa)
           .array(p.sb)
