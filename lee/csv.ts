@@ -7,7 +7,8 @@ export function parseCsv(text: string): { columns: string[]; rows: Record<string
   return { columns, rows };
 }
 
-function csvRecords(text: string): string[][] {
+/** The records of a CSV as lee-gpu writes it, each a list of fields. */
+export function csvRecords(text: string): string[][] {
   const out: string[][] = [];
   let row: string[] = [];
   let cell = '';

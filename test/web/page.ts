@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { expect } from 'vitest';
 import type { Page } from 'playwright-core';
+import { csvRecords } from '../../lee/csv.js';
 
 /** Wait until the page's current action is over (body[data-busy="0"]). */
 export async function idle(page: Page, timeout = 600_000): Promise<void> {
@@ -50,27 +51,10 @@ export async function tableNumbers(page: Page, table: string, key: 'image' | 'mo
   return new Map(rows.map((r) => [r.key, new Map(r.cells.map((c) => [c.column, Number(c.value)]))]));
 }
 
-/** A CSV as header and rows of fields (no quoted commas in what we compare). */
+/** A CSV as header and rows of fields. */
 export function parseCsv(text: string): { header: string[]; rows: string[][] } {
-  const lines = text.trimEnd().split('\n');
-  const split = (l: string) => {
-    const out: string[] = [];
-    let cur = '';
-    let quoted = false;
-    for (let i = 0; i < l.length; i++) {
-      const ch = l[i]!;
-      if (quoted) {
-        if (ch === '"' && l[i + 1] === '"') (cur += '"'), i++;
-        else if (ch === '"') quoted = false;
-        else cur += ch;
-      } else if (ch === '"') quoted = true;
-      else if (ch === ',') out.push(cur), (cur = '');
-      else cur += ch;
-    }
-    out.push(cur);
-    return out;
-  };
-  return { header: split(lines[0]!), rows: lines.slice(1).map(split) };
+  const [header = [], ...rows] = csvRecords(text);
+  return { header, rows };
 }
 
 const isFloat = (s: string) => s !== '' && Number.isFinite(Number(s)) && !/^-?\d+$/.test(s);
