@@ -195,3 +195,135 @@ ${inner}
 ${store}
 }`;
 }
+
+/** Per-thread block of the barrier-free GEMM for CPU adapters. */
+export interface DirectGemmTiling {
+  /** rows of C per thread: their A values differ per lane */
+  rm: number;
+  /** columns of C per thread (a multiple of 4): their B values are the same in every
+   * lane of a workgroup */
+  rn: number;
+}
+
+export interface DirectGemmVariant extends DirectGemmTiling {
+  transB: boolean;
+  /** K % 4 == 0: A rows (and B's rows when transB) load as vec4 along K */
+  vecK: boolean;
+  /** !transB and N % 4 == 0: B's rows load as vec4 along N */
+  vecN: boolean;
+  accumulate: boolean;
+}
+
+export const DIRECT_GEMM_WG = 64;
+
+/** Runtime sizes of the direct kernel: C[z] = A[z] B[z] as for the tiled one, with
+ * `threads` = batch entries x row_blocks. */
+const DIRECT_GEMM_PARAMS = `struct P {
+  m: u32, n: u32, k: u32, rank: u32,
+  threads: u32, row_blocks: u32, has_bias: u32, _p1: u32,
+  dims: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>,
+}`;
+
+export function directGemmKey(v: DirectGemmVariant): string {
+  const flags = (['transB', 'vecK', 'vecN', 'accumulate'] as const).map((f) => (v[f] ? 1 : 0)).join('');
+  return `matmul.direct:${v.rm}x${v.rn}:${flags}`;
+}
+
+/** GEMM without shared memory or barriers, for CPU drivers, where workgroup memory is
+ * ordinary memory, a barrier switches coroutines and every per-lane load is a gather:
+ * there the count of loads per FMA decides (the conv kernels' direct path, for GEMM).
+ * A thread owns RM rows times RN columns of C; the 64 threads of a workgroup own
+ * consecutive row blocks of the same columns, so B's loads are one address for the
+ * whole workgroup and only RM A values per k differ per lane. Per step of 4 along K
+ * (vecK) a thread loads RM + RN vec4s for 4 RM RN FMAs. Rows and columns past the end
+ * read the last one (clamped) and are never stored. Threads run over (batch entry, row
+ * block) pairs, so many small products (attention's per-head scores) fill every lane;
+ * workgroups: x (and z, past 65535) over those threads, y over column blocks. */
+export function directGemmKernel(v: DirectGemmVariant): string {
+  const { rm, rn } = v;
+  if (rn % 4 !== 0 || rm < 1) throw new Error(`gemm: invalid direct tiling ${directGemmKey(v)}`);
+  const vecB = v.transB ? v.vecK : v.vecN;
+  const bindings = [
+    { name: 'a', type: `array<${v.vecK ? 'vec4f' : 'f32'}>` },
+    { name: 'b', type: `array<${vecB ? 'vec4f' : 'f32'}>` },
+    { name: 'bias' },
+    ...(v.accumulate ? [{ name: 'c0' }] : []),
+    { name: 'c', write: true },
+  ];
+  const rn4 = rn / 4;
+  const qs = v.vecK ? range(4) : [0];
+  const comp = (e: string, q: number) => (v.vecK ? `${e}[${q}]` : e);
+  const kStep = v.vecK ? 4 : 1;
+  // element index of A's row i at k: ar_i + kk (vec4 index: / 4)
+  const aLoad = (i: number) => `      let a${i} = a[${v.vecK ? `(ar${i} + kk) / 4u` : `ar${i} + kk`}];`;
+  let bLoads: string[];
+  let bVec: (q: number, jj: number) => string;
+  if (v.transB) {
+    // B [N, K]: column j's values along K are contiguous
+    bLoads = range(rn).map((j) => `      let b${j} = b[${v.vecK ? `(bc${j} + kk) / 4u` : `bc${j} + kk`}];`);
+    bVec = (q, jj) => `vec4f(${range(4).map((c) => comp(`b${4 * jj + c}`, q)).join(', ')})`;
+  } else if (v.vecN) {
+    // B [K, N] with N % 4 == 0: four columns are one vec4 of row kk + q
+    bLoads = [];
+    bVec = (q, jj) => `b[(offB + (kk + ${q}u) * params.n) / 4u + bq${jj}]`;
+  } else {
+    bLoads = [];
+    bVec = (q, jj) => `vec4f(${range(4).map((c) => `b[offB + (kk + ${q}u) * params.n + bc${4 * jj + c}]`).join(', ')})`;
+  }
+  const step = [
+    ...range(rm).map(aLoad),
+    ...bLoads,
+    ...qs.flatMap((q) => [
+      ...range(rn4).map((jj) => `      let bv${q}_${jj} = ${bVec(q, jj)};`),
+      ...range(rm).flatMap((i) => range(rn4).map((jj) => `      acc${i}_${jj} = fma(vec4f(${comp(`a${i}`, q)}), bv${q}_${jj}, acc${i}_${jj});`)),
+    ]),
+  ].join('\n');
+  const colBases = v.transB
+    ? range(rn).map((j) => `  let bc${j} = offB + min(n0 + ${j}u, params.n - 1u) * params.k;`)
+    : v.vecN
+      ? range(rn4).map((jj) => `  let bq${jj} = min(n0 + ${4 * jj}u, params.n - 4u) / 4u;`)
+      : range(rn).map((j) => `  let bc${j} = min(n0 + ${j}u, params.n - 1u);`);
+  const store = range(rm)
+    .map((i) => {
+      const cols = range(rn).map((j) => {
+        const col = `n0 + ${j}u`;
+        const bias = ` + select(0.0, bias[${col}], params.has_bias != 0u)`;
+        const c0 = v.accumulate ? ` + c0[offC + gr * params.n + ${col}]` : '';
+        return `      if (${col} < params.n) { c[offC + gr * params.n + ${col}] = acc${i}_${Math.floor(j / 4)}[${j % 4}]${bias}${c0}; }`;
+      });
+      return `  {\n    let gr = m0 + ${i}u;\n    if (gr < params.m) {\n${cols.join('\n')}\n    }\n  }`;
+    })
+    .join('\n');
+  return wgsl`
+${DIRECT_GEMM_PARAMS}
+${declare(bindings, 'P')}
+${AT}
+
+@compute @workgroup_size(${DIRECT_GEMM_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.z * nwg.x + wid.x) * ${DIRECT_GEMM_WG}u + lid;
+  if (t >= params.threads) { return; }
+  let z = t / params.row_blocks;
+  let m0 = (t % params.row_blocks) * ${rm}u;
+  let n0 = wid.y * ${rn}u;
+  var offA = 0u;
+  var offB = 0u;
+  var rem = z;
+  for (var d = params.rank; d > 0u; d--) {
+    let size = at(params.dims, d - 1u);
+    let i = rem % size;
+    rem = rem / size;
+    offA += i * at(params.sa, d - 1u);
+    offB += i * at(params.sb, d - 1u);
+  }
+  let offC = z * params.m * params.n;
+${range(rm).map((i) => `  let ar${i} = offA + min(m0 + ${i}u, params.m - 1u) * params.k;`).join('\n')}
+${colBases.join('\n')}
+${range(rm).flatMap((i) => range(rn4).map((jj) => `  var acc${i}_${jj} = vec4f(0.0);`)).join('\n')}
+  for (var kk = 0u; kk < params.k; kk += ${kStep}u) {
+${step}
+  }
+${store}
+}`;
+}

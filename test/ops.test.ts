@@ -2,13 +2,13 @@ import { beforeAll, afterAll } from 'vitest';
 import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { elementwiseCases, reluAtZero } from './cases/elementwise.js';
-import { matmulCases } from './cases/matmul.js';
+import { directMatmulCases, matmulCases } from './cases/matmul.js';
 import { convCases, resnetShapeCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
 import { layoutCases } from './cases/layout.js';
-import { attentionCases } from './cases/attention.js';
+import { attentionCases, composedAttentionCases } from './cases/attention.js';
 import { bilinearAtCentres, sampleCases } from './cases/sample.js';
 
 beforeAll(async () => {
@@ -37,4 +37,6 @@ runOpTable([
   bilinearAtCentres,
   ...confidentSoftmax,
   ...resnetShapeCases,
+  ...composedAttentionCases,
+  ...directMatmulCases,
 ]);

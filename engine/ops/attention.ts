@@ -5,6 +5,10 @@ import { bind } from '../bind.js';
 import type { PrimitiveTable } from '../primitives.js';
 import { UniformWriter, gridFor } from '../../shaders/common.js';
 import { attentionKernel, attentionKey, attentionWordsPerKey, type AttentionConfig } from '../../shaders/attention.js';
+import { matmul } from './matmul.js';
+import { softmax } from './reduce.js';
+import { scale as scaleBy } from './elementwise.js';
+import { narrow, permute, reshape } from './layout.js';
 
 export interface AttentionParams {
   /** operands [q, k, v]: q [..., N, D], k [..., M, D], v [..., M, Dv] -> [..., N, Dv] */
@@ -180,6 +184,30 @@ export const attentionPrims: PrimitiveTable<AttentionParams> = {
 export interface AttentionOptions {
   /** multiplies q k^T before the softmax; default 1 / sqrt(head dim) */
   scale?: number;
+  /** `fused`: one kernel for the value and every tangent, scores never stored (GPUs);
+   * `composed`: scale q, q k^T, softmax, times v, each op with its own JVP rule (CPU
+   * drivers, where the fused kernel's shared tiles and barriers ran ViT-B's attention
+   * tangents at 1.5 GFLOP/s and the barrier-free GEMM runs at about 10). Default: by
+   * adapter, fused wherever the scores of every tangent would not fit in a quarter of
+   * a storage binding. */
+  kernel?: 'fused' | 'composed';
+}
+
+/** Whether the scores [1 + K, pairs, N, M] of a composed attention fit comfortably. */
+function composedFits(pairs: number, n: number, m: number, k: number): boolean {
+  const rt = runtime();
+  return (1 + k) * pairs * n * m * 4 <= rt.device.limits.maxStorageBufferBindingSize / 4;
+}
+
+function useComposed(kernel: AttentionOptions['kernel'], g: Geometry, operands: readonly Operand[]): boolean {
+  if (kernel) return kernel === 'composed';
+  const k = tangentCount(operands.map((o) => (o instanceof Tensor ? null : o.tangents)));
+  return runtime().profile.software && composedFits(g.batch * g.heads, g.n, g.m, k);
+}
+
+/** softmax(scale q k^T) v from the differentiable ops (batched over the leading axes). */
+function composed(q: Operand, k: Operand, v: Operand, scale: number): Dual {
+  return matmul(softmax(matmul(scaleBy(q, scale), k, { transB: true }), -1), v);
 }
 
 function checkScale(scale: number): number {
@@ -192,7 +220,9 @@ function checkScale(scale: number): number {
  * one kernel for the value and all tangents of q, k and v. */
 export function attention(q: Operand, k: Operand, v: Operand, options: AttentionOptions = {}): Dual {
   const g = separateGeometry(primalOf(q).shape, primalOf(k).shape, primalOf(v).shape);
-  return bind('attention', { scale: checkScale(options.scale ?? 1 / Math.sqrt(g.d)) }, [q, k, v]);
+  const scale = checkScale(options.scale ?? 1 / Math.sqrt(g.d));
+  if (useComposed(options.kernel, g, [q, k, v])) return composed(q, k, v, scale);
+  return bind('attention', { scale }, [q, k, v]);
 }
 
 /** Multi-head self-attention on timm's packed qkv [B, N, 3 H d] (the output of its qkv
@@ -201,5 +231,12 @@ export function attention(q: Operand, k: Operand, v: Operand, options: Attention
  * by the kernel's indexing instead of copies. */
 export function qkvAttention(qkv: Operand, heads: number, options: AttentionOptions = {}): Dual {
   const g = packedGeometry(primalOf(qkv).shape, heads);
-  return bind('qkvAttention', { heads, scale: checkScale(options.scale ?? 1 / Math.sqrt(g.d)) }, [qkv]);
+  const scale = checkScale(options.scale ?? 1 / Math.sqrt(g.d));
+  if (!useComposed(options.kernel, g, [qkv])) return bind('qkvAttention', { heads, scale }, [qkv]);
+  const { batch: b, n, d } = g;
+  // [B, N, 3 H d] -> [3, B, H, N, d]: q, k, v as contiguous heads
+  const split = permute(reshape(qkv, [b, n, 3, heads, d]), [2, 0, 3, 1, 4]);
+  const part = (i: number) => reshape(narrow(split, 0, i, 1), [b, heads, n, d]);
+  const o = composed(part(0), part(1), part(2), scale);
+  return reshape(permute(o, [0, 2, 1, 3]), [b, n, heads * d]);
 }

@@ -3,15 +3,18 @@ import { Tensor, numel, type Shape } from '../tensor.js';
 import { tangentCount, type Dual, type Operand } from '../dual.js';
 import { bind } from '../bind.js';
 import type { PrimitiveTable } from '../primitives.js';
-import { MAX_RANK, UniformWriter } from '../../shaders/common.js';
-import { gemmKernel, gemmKey, type GemmTiling, type GemmVariant } from '../../shaders/matmul.js';
+import { MAX_RANK, UniformWriter, gridFor } from '../../shaders/common.js';
+import { DIRECT_GEMM_WG, directGemmKernel, directGemmKey, gemmKernel, gemmKey, type DirectGemmTiling, type GemmTiling, type GemmVariant } from '../../shaders/matmul.js';
 import { add, broadcastShapes, broadcastStrides } from './elementwise.js';
 
 export interface MatmulOptions {
   /** b is stored [..., N, K] and used transposed (PyTorch's Linear weight layout) */
   transB?: boolean;
-  /** overrides the adapter's tiling: for tuning, and for testing every tiling anywhere */
+  /** overrides the adapter's choice with the shared-memory kernel at this tiling: for
+   * tuning, and for testing every tiling anywhere */
   tiling?: GemmTiling;
+  /** overrides it with the barrier-free kernel at this tiling */
+  direct?: DirectGemmTiling;
 }
 
 export interface MatmulParams {
@@ -19,13 +22,10 @@ export interface MatmulParams {
   matmul: MatmulOptions;
 }
 
-/** Register tilings, chosen per adapter from timings (see the family's report). On CPU
- * drivers (SwiftShader) every shared-memory read is a 4-lane gather, so outputs per
- * value read decide: 8 x 8 threads of 8 x 8 outputs ran 1024^3 twice as fast as 16 x 16
- * threads of 4 x 4. On a GPU (H200, Vulkan) 128 x 128 tiles won by up to 2.4x once there
- * were enough of them to fill the device, and 64 x 64 tiles of 4 x 4 below that. */
+/** Shared-memory register tilings for GPUs (H200, Vulkan): 128 x 128 tiles won by up
+ * to 2.4x once there were enough of them to fill the device, and 64 x 64 tiles of 4 x 4
+ * below that. */
 export const GEMM_TILINGS = {
-  cpu: { wgX: 8, wgY: 8, rm: 8, rn: 8, tk: 16 },
   gpuLarge: { wgX: 16, wgY: 16, rm: 8, rn: 8, tk: 8 },
   gpuSmall: { wgX: 16, wgY: 16, rm: 4, rn: 4, tk: 16 },
 } satisfies Record<string, GemmTiling>;
@@ -33,8 +33,16 @@ export const GEMM_TILINGS = {
 /** Workgroups of 128 x 128 from which a GPU is busy enough for the large tiling. */
 const LARGE_TILES_FROM = 256;
 
+/** CPU drivers run the barrier-free kernel. 16 x 16 outputs per thread measured fastest
+ * of 1x64 ... 32x16 on both: ViT-B's Linear shapes ran at 10-11 GFLOP/s on lavapipe
+ * (the tiled kernel: 5.6) and 3-3.6 on SwiftShader (1.8), Mixer-S's small-K token
+ * mixing 4-10x faster. Fewer rows than 16 take the next power of two. */
+function directTilingFor(p: Plan): DirectGemmTiling | undefined {
+  if (!runtime().profile.software) return undefined;
+  return { rm: p.m >= 16 ? 16 : 2 ** Math.ceil(Math.log2(Math.max(1, p.m))), rn: 16 };
+}
+
 function tilingFor(p: Plan): GemmTiling {
-  if (runtime().profile.software) return GEMM_TILINGS.cpu;
   const large = Math.ceil(p.m / 128) * Math.ceil(p.n / 128) * numel(p.dims);
   return large >= LARGE_TILES_FROM ? GEMM_TILINGS.gpuLarge : GEMM_TILINGS.gpuSmall;
 }
@@ -92,15 +100,44 @@ function plan(a: Shape, b: Shape, transB: boolean, bias: Shape | null): Plan {
   return { m, n, k, shape, dims, sa: sa.filter((_, i) => keep[i]), sb: sb.filter((_, i) => keep[i]) };
 }
 
-/** C = A B (+ bias) (+ c0) as dispatches of the tiled kernel; c0 has C's shape. */
+/** C = A B (+ bias) (+ c0) as dispatches of the adapter's kernel; c0 has C's shape. */
 function gemm(o: MatmulOptions, a: Tensor, b: Tensor, bias: Tensor | null, c0: Tensor | null): Tensor {
   const transB = !!o.transB;
   const p = plan(a.shape, b.shape, transB, bias?.shape ?? null);
-  const tiling = o.tiling ?? tilingFor(p);
   if (c0 && c0.size !== numel(p.shape)) throw new Error('matmul: accumulator shape mismatch');
   const c = Tensor.empty(p.shape);
-  const batches = numel(p.dims);
   if (c.size === 0) return c;
+  const direct = o.direct ?? (o.tiling ? undefined : directTilingFor(p));
+  if (direct) directGemm(direct, transB, p, a, b, bias, c0, c);
+  else tiledGemm(o.tiling ?? tilingFor(p), transB, p, a, b, bias, c0, c);
+  return c;
+}
+
+function directGemm(t: DirectGemmTiling, transB: boolean, p: Plan, a: Tensor, b: Tensor, bias: Tensor | null, c0: Tensor | null, c: Tensor): void {
+  const variant = { ...t, transB, vecK: p.k % 4 === 0, vecN: !transB && p.n % 4 === 0, accumulate: c0 !== null };
+  const rowBlocks = Math.ceil(p.m / t.rm);
+  const threads = numel(p.dims) * rowBlocks;
+  const colTiles = Math.ceil(p.n / t.rn);
+  if (colTiles > MAX_GROUPS) throw new Error(`matmul: N = ${p.n} is too large for one dispatch`);
+  if (threads >= 2 ** 32) throw new Error(`matmul: ${threads} row blocks are too many for one dispatch`);
+  const [x, z] = gridFor(Math.ceil(threads / DIRECT_GEMM_WG));
+  runtime().dispatch({
+    key: directGemmKey(variant),
+    source: () => directGemmKernel(variant),
+    inputs: [a.buffer, b.buffer, (bias ?? b).buffer, ...(c0 ? [c0.buffer] : [])],
+    outputs: [c.buffer],
+    uniform: new UniformWriter()
+      .u32(p.m, p.n, p.k, p.dims.length, threads, rowBlocks, bias ? 1 : 0, 0)
+      .array(p.dims)
+      .array(p.sa)
+      .array(p.sb)
+      .finish(),
+    workgroups: [x, colTiles, z],
+  });
+}
+
+function tiledGemm(tiling: GemmTiling, transB: boolean, p: Plan, a: Tensor, b: Tensor, bias: Tensor | null, c0: Tensor | null, c: Tensor): void {
+  const batches = numel(p.dims);
   const variant: GemmVariant = {
     ...tiling,
     transB,
@@ -132,7 +169,6 @@ function gemm(o: MatmulOptions, a: Tensor, b: Tensor, bias: Tensor | null, c0: T
       });
     }
   }
-  return c;
 }
 
 /** A tangent [K, ...shape] viewed as a batched operand of rank `rank` + 1, its K axis

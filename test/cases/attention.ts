@@ -43,14 +43,19 @@ const ROWS: Row[] = [
   },
 ];
 
-const rowCase = (r: Row): OpCase => ({
-  name: `attention ${r.what}`,
+type Kernel = 'fused' | 'composed';
+
+/** The fused rows keep their original names (and so their seeds); composed ones say so. */
+const named = (what: string, kernel: Kernel) => (kernel === 'fused' ? what : `${what} (composed)`);
+
+const rowCase = (r: Row, kernel: Kernel): OpCase => ({
+  name: `attention ${named(r.what, kernel)}`,
   inputs: [
     { shape: r.q, constant: !r.tangents[0], init: r.init },
     { shape: r.k, constant: !r.tangents[1], init: r.init },
     { shape: r.v, constant: !r.tangents[2] },
   ],
-  gpu: ([q, k, v]) => ops.attention(q!, k!, v!, { scale: r.scale }),
+  gpu: ([q, k, v]) => ops.attention(q!, k!, v!, { scale: r.scale, kernel }),
   ref: ([q, k, v]) => attentionRef(q!, k!, v!, r.scale),
   h: r.h,
 });
@@ -63,7 +68,7 @@ const COPIES = 2 * ATTENTION_TANGENT_CHUNK + 1;
 function lastChunk(q: Operand, k: Operand, v: Operand, scale: number): Dual {
   const rep = (x: Operand): Operand =>
     x instanceof Tensor || !x.tangents ? x : dual(x.primal, ops.concat(Array<Tensor>(COPIES).fill(x.tangents), 0).primal);
-  const out = ops.attention(rep(q), rep(k), rep(v), { scale });
+  const out = ops.attention(rep(q), rep(k), rep(v), { scale, kernel: 'fused' });
   if (!out.tangents) return out;
   const k1 = out.tangents!.shape[0]! / COPIES;
   return dual(out.primal, ops.narrow(out.tangents, 0, (COPIES - 1) * k1, k1).primal);
@@ -76,16 +81,17 @@ const PACKED: [number[], number, number, string][] = [
   [[1, 40, 384], 2, 0.125, '2 heads of 64'],
 ];
 
+const packedCase = ([shape, heads, scale, what]: (typeof PACKED)[number], kernel: Kernel): OpCase => ({
+  name: `qkvAttention ${named(what, kernel)}`,
+  inputs: [{ shape }],
+  gpu: ([x]) => ops.qkvAttention(x!, heads, { scale, kernel }),
+  ref: ([x]) => qkvAttentionRef(x!, heads, scale),
+});
+
+/** The fused kernel, forced (CPU drivers would compose by default). */
 export const attentionCases: OpCase[] = [
-  ...ROWS.map(rowCase),
-  ...PACKED.map(
-    ([shape, heads, scale, what]): OpCase => ({
-      name: `qkvAttention ${what}`,
-      inputs: [{ shape }],
-      gpu: ([x]) => ops.qkvAttention(x!, heads, { scale }),
-      ref: ([x]) => qkvAttentionRef(x!, heads, scale),
-    }),
-  ),
+  ...ROWS.map((r) => rowCase(r, 'fused')),
+  ...PACKED.map((p) => packedCase(p, 'fused')),
   {
     name: 'attention with more tangents than one dispatch takes (last chunk checked)',
     inputs: [{ shape: [2, 17, 16] }, { shape: [2, 17, 16] }, { shape: [2, 17, 16] }],
@@ -93,3 +99,6 @@ export const attentionCases: OpCase[] = [
     ref: ([q, k, v]) => attentionRef(q!, k!, v!, 0.25),
   },
 ];
+
+/** The same rows through the composition CPU drivers choose: GEMM, softmax, GEMM. */
+export const composedAttentionCases: OpCase[] = [...ROWS.map((r) => rowCase(r, 'composed')), ...PACKED.map((p) => packedCase(p, 'composed'))];

@@ -1,6 +1,6 @@
 import { bind, ops } from '../../engine/index.js';
 import { GEMM_TILINGS } from '../../engine/ops/matmul.js';
-import type { GemmTiling } from '../../shaders/matmul.js';
+import type { DirectGemmTiling, GemmTiling } from '../../shaders/matmul.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
 import { linearRef, matmulRef } from '../ref/matmul.js';
 
@@ -17,17 +17,17 @@ function product(
   name: string,
   a: number[],
   b: number[],
-  opts: { transB?: boolean; constant?: 'a' | 'b'; tiling?: GemmTiling } = {},
+  opts: { transB?: boolean; constant?: 'a' | 'b'; tiling?: GemmTiling; direct?: DirectGemmTiling } = {},
 ): OpCase {
   const transB = !!opts.transB;
-  const tiling = opts.tiling;
+  const { tiling, direct } = opts;
   return {
     name: `matmul ${name}`,
     inputs: [
       { shape: a, constant: opts.constant === 'a' },
       { shape: b, constant: opts.constant === 'b' },
     ],
-    gpu: ([x, y]) => ops.matmul(x!, y!, { transB, tiling }),
+    gpu: ([x, y]) => ops.matmul(x!, y!, { transB, tiling, direct }),
     ref: ([x, y]) => matmulRef(x!, y!, transB),
   };
 }
@@ -82,6 +82,23 @@ export const matmulCases: OpCase[] = [
     name: 'linear [4,7] with a differentiable bias only',
     inputs: [{ shape: [4, 7], constant: true }, { shape: [3, 7], constant: true }, { shape: [3] }],
     gpu: ([x, w, b]) => ops.linear(x!, w!, b!),
+    ref: ([x, w, b]) => linearRef(x!, w!, b!),
+  },
+];
+
+/** The barrier-free kernel CPU drivers run, forced on every adapter: vec4 and scalar K,
+ * vec4 and scalar N, transposed B, accumulated products (both operands differentiable),
+ * broadcast batch axes and ragged edges. */
+export const directMatmulCases: OpCase[] = [
+  product('direct 16x16 [2,37,20] @ [20,45]', [2, 37, 20], [20, 45], { direct: { rm: 16, rn: 16 } }),
+  product('direct 16x16 transB [3,19,13] @ [3,21,13]^T', [3, 19, 13], [3, 21, 13], { transB: true, direct: { rm: 16, rn: 16 } }),
+  product('direct 4x8 [70,12] @ constant [12,40]', [70, 12], [12, 40], { constant: 'b', direct: { rm: 4, rn: 8 } }),
+  product('direct 2x4 broadcast [2,1,3,8] @ [3,8,6]', [2, 1, 3, 8], [3, 8, 6], { direct: { rm: 2, rn: 4 } }),
+  product('direct 1x4 transB vec4 [5,3,8] @ [5,9,8]^T', [5, 3, 8], [5, 9, 8], { transB: true, direct: { rm: 1, rn: 4 } }),
+  {
+    name: 'linear direct 16x16 [2,33,16] with weight [50,16] and bias',
+    inputs: [{ shape: [2, 33, 16] }, { shape: [50, 16], constant: true }, { shape: [50], constant: true }],
+    gpu: ([x, w, b]) => bind('matmul', { transB: true, direct: { rm: 16, rn: 16 } }, [x!, w!, b!]),
     ref: ([x, w, b]) => linearRef(x!, w!, b!),
   },
 ];
