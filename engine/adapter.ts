@@ -7,6 +7,9 @@ export interface AdapterProfile {
    * barriers switch coroutines */
   software: boolean;
   subgroups: boolean;
+  /** the subgroup size where the adapter has one fixed size (llvmpipe 8, SwiftShader
+   * 4), else 0 */
+  subgroupSize: number;
   shaderF16: boolean;
   timestamps: boolean;
 }
@@ -19,6 +22,7 @@ export function adapterProfile(adapter: GPUAdapter): AdapterProfile {
     kind,
     software: kind !== 'gpu',
     subgroups: adapter.features.has('subgroups'),
+    subgroupSize: adapter.features.has('subgroups') && i.subgroupMinSize === i.subgroupMaxSize ? (i.subgroupMinSize ?? 0) : 0,
     shaderF16: adapter.features.has('shader-f16'),
     timestamps: adapter.features.has('timestamp-query'),
   };

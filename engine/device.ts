@@ -72,7 +72,7 @@ async function openDevice(): Promise<GpuHandle> {
   if (!adapter) throw new LeeError(NO_ADAPTER_HELP);
   const l = adapter.limits;
   // timestamps only for `lee bench --profile`; requesting the feature costs nothing
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({
     requiredFeatures,
     requiredLimits: {

@@ -203,6 +203,12 @@ export interface DirectGemmTiling {
   /** columns of C per thread (a multiple of 4): their B values are the same in every
    * lane of a workgroup */
   rn: number;
+  /** with transB and vecK: lane l of each subgroup loads B's column n0 + l (and
+   * n0 + l + size, ...) and broadcasts it, so a step loads rn / size B values per lane
+   * instead of rn (lavapipe: 1.4-2.5x on ViT's and Mixer's Linear shapes). Needs the
+   * adapter's fixed subgroup size, dividing rn; without one, or for a B that differs
+   * along the batch, the plain kernel runs. */
+  subgroups?: boolean;
 }
 
 export interface DirectGemmVariant extends DirectGemmTiling {
@@ -212,6 +218,8 @@ export interface DirectGemmVariant extends DirectGemmTiling {
   /** !transB and N % 4 == 0: B's rows load as vec4 along N */
   vecN: boolean;
   accumulate: boolean;
+  /** the subgroup size broadcasts assume (`subgroups`), or 0 */
+  sg: number;
 }
 
 export const DIRECT_GEMM_WG = 64;
@@ -226,7 +234,7 @@ const DIRECT_GEMM_PARAMS = `struct P {
 
 export function directGemmKey(v: DirectGemmVariant): string {
   const flags = (['transB', 'vecK', 'vecN', 'accumulate'] as const).map((f) => (v[f] ? 1 : 0)).join('');
-  return `matmul.direct:${v.rm}x${v.rn}:${flags}`;
+  return `matmul.direct:${v.rm}x${v.rn}:${flags}${v.sg ? `:sg${v.sg}` : ''}`;
 }
 
 /** GEMM without shared memory or barriers, for CPU drivers, where workgroup memory is
@@ -258,7 +266,15 @@ export function directGemmKernel(v: DirectGemmVariant): string {
   const aLoad = (i: number) => `      let a${i} = a[${v.vecK ? `(ar${i} + kk) / 4u` : `ar${i} + kk`}];`;
   let bLoads: string[];
   let bVec: (q: number, jj: number) => string;
-  if (v.transB) {
+  const sg = v.transB && v.vecK ? v.sg : 0;
+  if (sg && rn % sg !== 0) throw new Error(`gemm: ${rn} columns per thread do not split over subgroups of ${sg}`);
+  if (sg) {
+    bLoads = [
+      ...range(rn / sg).map((g) => `      let bl${g} = b[(bs${g} + kk) / 4u];`),
+      ...range(rn).map((j) => `      let b${j} = subgroupBroadcast(bl${Math.floor(j / sg)}, ${j % sg}u);`),
+    ];
+    bVec = (q, jj) => `vec4f(${range(4).map((c) => comp(`b${4 * jj + c}`, q)).join(', ')})`;
+  } else if (v.transB) {
     // B [N, K]: column j's values along K are contiguous
     bLoads = range(rn).map((j) => `      let b${j} = b[${v.vecK ? `(bc${j} + kk) / 4u` : `bc${j} + kk`}];`);
     bVec = (q, jj) => `vec4f(${range(4).map((c) => comp(`b${4 * jj + c}`, q)).join(', ')})`;
@@ -278,7 +294,9 @@ export function directGemmKernel(v: DirectGemmVariant): string {
       ...range(rm).flatMap((i) => range(rn4).map((jj) => `      acc${i}_${jj} = fma(vec4f(${comp(`a${i}`, q)}), bv${q}_${jj}, acc${i}_${jj});`)),
     ]),
   ].join('\n');
-  const colBases = v.transB
+  const colBases = sg
+    ? range(rn / sg).map((g) => `  let bs${g} = offB + min(n0 + ${g * sg}u + sgid, params.n - 1u) * params.k;`)
+    : v.transB
     ? range(rn).map((j) => `  let bc${j} = offB + min(n0 + ${j}u, params.n - 1u) * params.k;`)
     : v.vecN
       ? range(rn4).map((jj) => `  let bq${jj} = min(n0 + ${4 * jj}u, params.n - 4u) / 4u;`)
@@ -291,19 +309,29 @@ export function directGemmKernel(v: DirectGemmVariant): string {
         const c0 = v.accumulate ? ` + c0[offC + gr * params.n + ${col}]` : '';
         return `      if (${col} < params.n) { c[offC + gr * params.n + ${col}] = acc${i}_${Math.floor(j / 4)}[${j % 4}]${bias}${c0}; }`;
       });
-      return `  {\n    let gr = m0 + ${i}u;\n    if (gr < params.m) {\n${cols.join('\n')}\n    }\n  }`;
+      return `  {\n    let gr = m0 + ${i}u;\n    if (gr < params.m${sg ? ' && live' : ''}) {\n${cols.join('\n')}\n    }\n  }`;
     })
     .join('\n');
-  return wgsl`
+  // a broadcast needs its whole subgroup: a subgroup wholly past the end returns, lanes
+  // past it in a partial one compute the last block again and store nothing
+  const entry = sg
+    ? `  let t0 = (wid.z * nwg.x + wid.x) * ${DIRECT_GEMM_WG}u + lid;
+  let live = t0 < params.threads;
+  if (subgroupAll(!live)) { return; }
+  let t = min(t0, params.threads - 1u);`
+    : `  let t = (wid.z * nwg.x + wid.x) * ${DIRECT_GEMM_WG}u + lid;
+  if (t >= params.threads) { return; }`;
+  // subgroupAll's result is the same in every lane, which the uniformity analysis
+  // does not know: the diagnostic is off for it
+  return wgsl`${sg ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}
 ${DIRECT_GEMM_PARAMS}
 ${declare(bindings, 'P')}
 ${AT}
 
 @compute @workgroup_size(${DIRECT_GEMM_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.z * nwg.x + wid.x) * ${DIRECT_GEMM_WG}u + lid;
-  if (t >= params.threads) { return; }
+        @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {
+${entry}
   let z = t / params.row_blocks;
   let m0 = (t % params.row_blocks) * ${rm}u;
   let n0 = wid.y * ${rn}u;

@@ -2,7 +2,7 @@ import { beforeAll, afterAll } from 'vitest';
 import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { elementwiseCases, reluAtZero } from './cases/elementwise.js';
-import { directMatmulCases, matmulCases } from './cases/matmul.js';
+import { directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
 import { convCases, resnetShapeCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
@@ -39,4 +39,5 @@ runOpTable([
   ...resnetShapeCases,
   ...composedAttentionCases,
   ...directMatmulCases,
+  ...subgroupMatmulCases,
 ]);

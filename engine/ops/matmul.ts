@@ -36,10 +36,16 @@ const LARGE_TILES_FROM = 256;
 /** CPU drivers run the barrier-free kernel. 16 x 16 outputs per thread measured fastest
  * of 1x64 ... 32x16 on both: ViT-B's Linear shapes ran at 10-11 GFLOP/s on lavapipe
  * (the tiled kernel: 5.6) and 3-3.6 on SwiftShader (1.8), Mixer-S's small-K token
- * mixing 4-10x faster. Fewer rows than 16 take the next power of two. */
-function directTilingFor(p: Plan): DirectGemmTiling | undefined {
-  if (!runtime().profile.software) return undefined;
-  return { rm: p.m >= 16 ? 16 : 2 ** Math.ceil(Math.log2(Math.max(1, p.m))), rn: 16 };
+ * mixing 4-10x faster. On lavapipe a Linear (B^T, K % 4 == 0) shares B's loads over
+ * subgroups of 8 at 8 x 16 per thread: 13-19 GFLOP/s on ViT-B's shapes, 9-14 on
+ * Mixer-B's; SwiftShader's subgroups of 4 gained nothing. Fewer rows than a block take
+ * the next power of two. */
+function directTilingFor(p: Plan, transB: boolean): DirectGemmTiling | undefined {
+  const profile = runtime().profile;
+  if (!profile.software) return undefined;
+  const subgroups = profile.kind === 'llvmpipe' && profile.subgroupSize === 8 && transB && p.k % 4 === 0;
+  const block = subgroups ? 8 : 16;
+  return { rm: p.m >= block ? block : 2 ** Math.ceil(Math.log2(Math.max(1, p.m))), rn: 16, ...(subgroups ? { subgroups } : {}) };
 }
 
 function tilingFor(p: Plan): GemmTiling {
@@ -107,14 +113,22 @@ function gemm(o: MatmulOptions, a: Tensor, b: Tensor, bias: Tensor | null, c0: T
   if (c0 && c0.size !== numel(p.shape)) throw new Error('matmul: accumulator shape mismatch');
   const c = Tensor.empty(p.shape);
   if (c.size === 0) return c;
-  const direct = o.direct ?? (o.tiling ? undefined : directTilingFor(p));
+  const direct = o.direct ?? (o.tiling ? undefined : directTilingFor(p, transB));
   if (direct) directGemm(direct, transB, p, a, b, bias, c0, c);
   else tiledGemm(o.tiling ?? tilingFor(p), transB, p, a, b, bias, c0, c);
   return c;
 }
 
 function directGemm(t: DirectGemmTiling, transB: boolean, p: Plan, a: Tensor, b: Tensor, bias: Tensor | null, c0: Tensor | null, c: Tensor): void {
-  const variant = { ...t, transB, vecK: p.k % 4 === 0, vecN: !transB && p.n % 4 === 0, accumulate: c0 !== null };
+  const vecK = p.k % 4 === 0;
+  let sg = 0;
+  // a broadcast hands B's values to every lane of a subgroup, whose lanes may be in
+  // different batch entries: only a B shared by the whole batch qualifies, and only
+  // where the adapter's fixed subgroup size divides the thread's columns (else the
+  // plain direct kernel runs)
+  const size = runtime().profile.subgroupSize;
+  if (t.subgroups && transB && vecK && p.sb.every((s) => s === 0) && size > 0 && t.rn % size === 0) sg = size;
+  const variant = { rm: t.rm, rn: t.rn, transB, vecK, vecN: !transB && p.n % 4 === 0, accumulate: c0 !== null, sg };
   const rowBlocks = Math.ceil(p.m / t.rm);
   const threads = numel(p.dims) * rowBlocks;
   const colTiles = Math.ceil(p.n / t.rn);

@@ -102,3 +102,18 @@ export const directMatmulCases: OpCase[] = [
     ref: ([x, w, b]) => linearRef(x!, w!, b!),
   },
 ];
+
+/** The direct kernel sharing B's loads over the adapter's subgroups (lavapipe's Linear
+ * path), forced: ragged rows (a subgroup partly past the end) and columns, batch axes,
+ * a bias, and a grid where whole subgroups have no rows. */
+export const subgroupMatmulCases: OpCase[] = [
+  product('direct 8x16 subgroups transB [2,37,20] @ [45,20]^T', [2, 37, 20], [45, 20], { transB: true, constant: 'b', direct: { rm: 8, rn: 16, subgroups: true } }),
+  product('direct 8x16 subgroups transB batched [3,11,8] @ [3,17,8]^T', [3, 11, 8], [3, 17, 8], { transB: true, direct: { rm: 8, rn: 16, subgroups: true } }),
+  product('direct 1x16 subgroups transB [3,12] @ [33,12]^T', [3, 12], [33, 12], { transB: true, direct: { rm: 1, rn: 16, subgroups: true } }),
+  {
+    name: 'linear direct 8x16 subgroups [2,33,16] with weight [50,16] and bias',
+    inputs: [{ shape: [2, 33, 16] }, { shape: [50, 16], constant: true }, { shape: [50], constant: true }],
+    gpu: ([x, w, b]) => bind('matmul', { transB: true, direct: { rm: 8, rn: 16, subgroups: true } }, [x!, w!, b!]),
+    ref: ([x, w, b]) => linearRef(x!, w!, b!),
+  },
+];
