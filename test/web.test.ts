@@ -240,10 +240,19 @@ describe('the web app (minified build, headless Chromium, WebGPU)', () => {
   });
 
   it('cancels a run between batches', async () => {
-    // batch 1 is a new shape: its kernels compile while the click lands
+    // Cancel is clicked from inside the page the moment the first batch reports, so the
+    // run cannot finish first however fast the adapter: the next batch boundary stops it
     await page().fill('#batch', '1');
-    await page().click('#run');
-    await page().click('#cancel');
+    await page().evaluate(() => {
+      const text = document.getElementById('progress-text')!;
+      const watch = new MutationObserver(() => {
+        if (!/: [1-9]\d*\/\d+ images/.test(text.textContent ?? '')) return;
+        watch.disconnect();
+        document.getElementById('cancel')!.click();
+      });
+      watch.observe(text, { childList: true, characterData: true, subtree: true });
+      document.getElementById('run')!.click();
+    });
     await idle(page());
     expect(await page().textContent('#progress-text')).toBe('cancelled');
     await noError();
