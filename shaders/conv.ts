@@ -168,6 +168,9 @@ export interface DirectSpec {
   rn: number;
   /** 1x1, stride 1, unpadded, viewed as one row of H*W pixels per image */
   flat: boolean;
+  /** subgroup size for sharing weight loads (lane l loads channel m0 + l, ... and
+   * broadcasts it), or 0: each lane loads all RM */
+  sg: number;
 }
 
 export const DIRECT_PARAMS = `struct P {
@@ -181,7 +184,7 @@ export const DIRECT_PARAMS = `struct P {
 export const DIRECT_WG = 64;
 
 export function directKey(s: DirectSpec): string {
-  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}`;
+  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}${s.sg ? `:sg${s.sg}` : ''}`;
 }
 
 /** Direct convolution without shared memory or barriers, for CPU adapters (SwiftShader,
@@ -190,19 +193,26 @@ export function directKey(s: DirectSpec): string {
  * load. A thread computes RM output channels of one group times RN adjacent outputs of
  * one output row; per (input channel, filter row) it loads the row's input span once
  * ((RN-1) SW + (KW-1) DW + 1 values, shared by all RM channels and KW taps) and RM*KW
- * weights. Everything per thread is unrolled here: SwiftShader keeps only constant-
+ * weights; with SG, lane l of a subgroup (whose lanes all hold the same channel block)
+ * loads channels m0 + l, m0 + l + SG, ... and subgroupBroadcast hands them on, RM / SG
+ * loads per tap instead of RM. Everything per thread is unrolled here: SwiftShader keeps only constant-
  * indexed values in registers. Threads: x (and z) over row segments (b, oh, segment),
  * y over (group, m-tile). */
 export function directKernel(s: DirectSpec): string {
-  const { kh, kw, sw, dw, rm, rn } = s;
-  if (rn % 4) throw new Error(`conv: invalid direct tiling ${directKey(s)}`);
+  const { kh, kw, sw, dw, rm, rn, sg } = s;
+  if (rn % 4 || (sg && rm % sg)) throw new Error(`conv: invalid direct tiling ${directKey(s)}`);
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const span = range((rn - 1) * sw + (kw - 1) * dw + 1);
   const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
   const loads = span.filter((q) => used.has(q));
   const bindings = CONV_BINDINGS;
   const tap = (kx: number) => [
-    ...range(rm).map((i) => `      let w${i}_${kx} = wt[wo${i} + ${kx}u];`),
+    ...(sg
+      ? [
+          ...range(rm / sg).map((q) => `      let wl${q}_${kx} = wt[wo${q} + ${kx}u];`),
+          ...range(rm).map((i) => `      let w${i}_${kx} = subgroupBroadcast(wl${Math.floor(i / sg)}_${kx}, ${i % sg}u);`),
+        ]
+      : range(rm).map((i) => `      let w${i}_${kx} = wt[wo${i} + ${kx}u];`)),
     ...range(rn / 4).map(
       (jj) => `      let v${jj}_${kx} = vec4f(${range(4).map((c) => `x${(4 * jj + c) * sw + kx * dw}`).join(', ')});`,
     ),
@@ -229,7 +239,7 @@ export function directKernel(s: DirectSpec): string {
           : `      let x${q} = select(0.0, x[u32(select(0, xr + ${q}, row_ok && ok${q}))], row_ok && ok${q});`,
       ),
       `      let kofs = ((${ci}) * ${kh}u + ${ky}) * ${kw}u;`,
-      ...range(rm).map((i) => `      let wo${i} = wr${i} + kofs;`),
+      ...range(sg ? rm / sg : rm).map((i) => `      let wo${i} = wr${i} + kofs;`),
       ...range(kw).flatMap(tap),
       '    }',
     ].join('\n');
@@ -252,15 +262,26 @@ ${range(kh).map((ky) => step('ci', `${ky}u`)).join('\n')}
 ${step('ci', 'ky')}
     }
   }`;
-  return wgsl`
+  // a broadcast needs its whole subgroup: lanes past the end compute the last segment
+  // again and store nothing
+  const entry = sg
+    ? `  let t0 = (wid.z * nwg.x + wid.x) * ${DIRECT_WG}u + lid;
+  let live = t0 < params.threads;
+  if (subgroupAll(!live)) { return; }
+  let t = min(t0, params.threads - 1u);`
+    : `  let t = (wid.z * nwg.x + wid.x) * ${DIRECT_WG}u + lid;
+  if (t >= params.threads) { return; }`;
+  const wrows = sg
+    ? range(rm / sg).map((q) => `  let wr${q} = (g * params.mg + min(m0 + ${q * sg}u + sgid, params.mg - 1u)) * params.kdim;`)
+    : range(rm).map((i) => `  let wr${i} = (g * params.mg + min(m0 + ${i}u, params.mg - 1u)) * params.kdim;`);
+  return wgsl`${sg ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}
 ${DIRECT_PARAMS}
 ${declare(bindings, 'P')}
 
 @compute @workgroup_size(${DIRECT_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.z * nwg.x + wid.x) * ${DIRECT_WG}u + lid;
-  if (t >= params.threads) { return; }
+        @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {
+${entry}
   let g = wid.y / params.m_tiles;
   let m0 = (wid.y % params.m_tiles) * ${rm}u;
   let seg = t % params.segs;
@@ -273,7 +294,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let hw = params.h * params.w;
   let xbase = (b * params.cin + g * params.cg) * hw;
   // rows past the group's last channel read its last row and are never stored
-${range(rm).map((i) => `  let wr${i} = (g * params.mg + min(m0 + ${i}u, params.mg - 1u)) * params.kdim;`).join('\n')}
+${wrows.join('\n')}
 ${s.flat ? '' : loads.map((q) => `  let ok${q} = ix0 + ${q} >= 0 && ix0 + ${q} < i32(params.w);`).join('\n')}
 ${range(rm).flatMap((i) => range(rn / 4).map((jj) => `  var acc${i}_${jj} = vec4f(0.0);`)).join('\n')}
 
@@ -284,7 +305,7 @@ ${loops}
 ${range(rm)
   .map((i) =>
     [
-      `  if (m0 + ${i}u < params.mg) {`,
+      `  if (m0 + ${i}u < params.mg${sg ? ' && live' : ''}) {`,
       `    let yo = ybase + (m0 + ${i}u) * p_out;`,
       `    let bv = select(0.0, bias[g * params.mg + m0 + ${i}u], params.has_bias != 0u);`,
       ...range(rn).map(

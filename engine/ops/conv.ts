@@ -1,4 +1,5 @@
 import { runtime } from '../runtime.js';
+import type { AdapterProfile } from '../adapter.js';
 import { Tensor } from '../tensor.js';
 import type { Dual, Operand } from '../dual.js';
 import { bind } from '../bind.js';
@@ -27,6 +28,17 @@ export interface Conv2dParams {
   dilation: [number, number];
   groups: number;
   algorithm: ConvAlgorithm;
+  /** the direct kernel's tiling, forced (tests); else picked per adapter and shape */
+  direct?: DirectConvTiling;
+}
+
+/** Outputs per thread of the direct kernel: `rm` channels times `rn` adjacent outputs of
+ * a row (a multiple of 4); `subgroups`: lanes share the weight loads (lane l loads
+ * channel m0 + l and broadcasts it) where the adapter's fixed subgroup size divides rm. */
+export interface DirectConvTiling {
+  rm: number;
+  rn: number;
+  subgroups?: boolean;
 }
 
 /** Which kernel runs a convolution. `auto` picks by adapter and shape; the others force
@@ -45,6 +57,7 @@ export interface Conv2dOptions {
   dilation?: number | [number, number];
   groups?: number;
   algorithm?: ConvAlgorithm;
+  direct?: DirectConvTiling;
 }
 
 const MAX_GROUPS = 65535;
@@ -68,6 +81,7 @@ export function conv2dParams(o: Conv2dOptions = {}): Conv2dParams {
     dilation: pair(o.dilation, 1, 'dilation', 1),
     groups,
     algorithm: o.algorithm ?? 'auto',
+    ...(o.direct ? { direct: o.direct } : {}),
   };
 }
 
@@ -151,6 +165,26 @@ function implicitGemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, 
   });
 }
 
+/** Measured on ResNet-50's shapes at batch 11 (a forward's tangents). Lavapipe: a
+ * uniform load costs a lane what a gather does, so sharing the weight loads over
+ * subgroups of 8 and taking 32 channels x 8 outputs per thread ran 3x3 convolutions at
+ * 15-20 GFLOP/s and 1x1 at 9-11, against 5-7 for 16 x 16 unshared; 1x1 (flat rows) take
+ * 64 channels, 12-15 GFLOP/s, since their input loads feed only one tap (64 channels
+ * gained 3x3 little and compile 2.5x longer: 22-29 s a variant, vec4 loads of inputs and
+ * weights nothing). SwiftShader: 16 channels x 16 outputs, 8 channels for filters larger
+ * than 3x3 (the stem), shorter rows on small maps; sharing over its subgroups of 4
+ * gained 1.25-1.35x. Fewer channels than a block take the power of two below. */
+export function directConvTiling(
+  profile: Pick<AdapterProfile, 'kind' | 'subgroupSize'>,
+  shape: { mg: number; taps: number; wout: number; flat: boolean },
+): DirectConvTiling {
+  const fit = (most: number) => Math.min(most, 2 ** Math.floor(Math.log2(Math.max(1, shape.mg))));
+  if (profile.kind === 'llvmpipe' && profile.subgroupSize === 8) {
+    return { rm: fit(shape.flat ? 64 : 32), rn: shape.wout > 4 ? 8 : 4, subgroups: true };
+  }
+  return { rm: fit(shape.taps <= 9 ? 16 : 8), rn: shape.wout >= 16 ? 16 : shape.wout > 4 ? 8 : 4, subgroups: profile.subgroupSize > 0 };
+}
+
 function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor): void {
   const g = p.groups;
   const cg = s.cin / g;
@@ -158,11 +192,12 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
   // 1x1 stride 1 unpadded: the image is one long row, so segments never straddle rows
   const flat = s.kh === 1 && s.kw === 1 && p.stride.every((v) => v === 1) && p.padding.every((v) => v === 0);
   const [h, w, hout, wout] = flat ? [1, s.h * s.w, 1, s.h * s.w] : [s.h, s.w, s.hout, s.wout];
-  // measured on SwiftShader (ResNet-50 shapes): 16 channels x 16 pixels per thread for
-  // 1x1 and 3x3, 8 channels for larger filters (the stem), shorter rows on small maps
-  const rm = mg >= 16 ? (s.kh * s.kw <= 9 ? 16 : 8) : mg >= 8 ? 8 : mg >= 4 ? 4 : mg >= 2 ? 2 : 1;
-  const rn = flat || wout >= 16 ? 16 : wout > 4 ? 8 : 4;
-  const spec: DirectSpec = { kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat };
+  const profile = runtime().profile;
+  const { rm, rn, subgroups } = p.direct ?? directConvTiling(profile, { mg, taps: s.kh * s.kw, wout, flat });
+  // a broadcast stays inside one workgroup, whose lanes share the channel block
+  const size = profile.subgroupSize;
+  const sg = subgroups && size > 0 && rm % size === 0 ? size : 0;
+  const spec: DirectSpec = { kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat, sg };
   const segs = Math.ceil(wout / rn);
   const threads = s.b * hout * segs;
   const mTiles = Math.ceil(mg / rm);

@@ -1,5 +1,5 @@
 import { ops, type Operand } from '../../engine/index.js';
-import type { ConvAlgorithm } from '../../engine/ops/conv.js';
+import type { ConvAlgorithm, DirectConvTiling } from '../../engine/ops/conv.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
 import { conv2dRef, type ConvRefOptions } from '../ref/conv.js';
 
@@ -13,11 +13,13 @@ interface ConvRow {
   edges?: EdgeInput[][];
 }
 
-/** A row run with `algorithm` forced (auto picks by adapter; both kernels need checking). */
-function convCase({ name, x, w, bias = false, o = {}, edges }: ConvRow, algorithm: ConvAlgorithm = 'auto'): OpCase {
-  const opts = { ...o, algorithm };
+/** A row run with `algorithm` forced (auto picks by adapter; both kernels need checking),
+ * and for the direct kernel optionally its tiling. */
+function convCase({ name, x, w, bias = false, o = {}, edges }: ConvRow, algorithm: ConvAlgorithm = 'auto', direct?: DirectConvTiling): OpCase {
+  const opts = { ...o, algorithm, ...(direct ? { direct } : {}) };
+  const tiling = direct ? ` ${direct.rm}x${direct.rn}${direct.subgroups ? ' subgroups' : ''}` : '';
   return {
-    name: `conv2d ${name}${algorithm === 'auto' ? '' : ` [${algorithm}]`}`,
+    name: `conv2d ${name}${algorithm === 'auto' ? '' : ` [${algorithm}${tiling}]`}`,
     inputs: [{ shape: x }, { shape: w, constant: true }, ...(bias ? [{ shape: [w[0]!], constant: true }] : [])],
     gpu: ([xi, wi, bi]) => ops.conv2d(xi!, wi!, (bi as Operand | undefined) ?? null, opts),
     ref: ([xi, wi, bi]) => conv2dRef(xi!, wi!, bi ?? null, o),
@@ -94,3 +96,25 @@ const resnetRows: ConvRow[] = [
 ];
 
 export const resnetShapeCases: OpCase[] = resnetRows.flatMap((r) => [convCase(r), convCase(r, 'direct'), convCase(r, 'implicit-gemm')]);
+
+/** The direct kernel with weight loads shared over the adapter's subgroups (the CPU
+ * drivers' default), forced at each tiling the adapters pick, and twice without: channel blocks past Cout
+ * and past a group's end, a workgroup whose later subgroups have no segments and one
+ * partly past the end (lanes that compute and store nothing), strides, dilation, the
+ * stem. Where the adapter has no fixed subgroup size dividing rm the plain kernel runs. */
+const subgroupRows: [ConvRow, DirectConvTiling][] = [
+  [{ name: '3x3 pad 1, Cout=70 (ragged channel blocks), 9x9 with bias', x: [1, 20, 9, 9], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } }, { rm: 32, rn: 8, subgroups: true }],
+  [{ name: '1x1 batch 2, Cout=70, 9x9 with bias (flat rows, 12 of 64 lanes live)', x: [2, 40, 9, 9], w: [70, 40, 1, 1], bias: true }, { rm: 16, rn: 16, subgroups: true }],
+  [{ name: 'grouped (groups=2) 3x3 pad 1, 8 channels a block past the group', x: [1, 6, 7, 7], w: [4, 3, 3, 3], bias: true, o: { padding: [1, 1], groups: 2 } }, { rm: 8, rn: 8, subgroups: true }],
+  [{ name: 'batch 2, 3x3 stride 2 pad 1', x: [2, 12, 11, 11], w: [40, 12, 3, 3], o: { stride: [2, 2], padding: [1, 1] } }, { rm: 32, rn: 8, subgroups: true }],
+  [{ name: '7x7 stride 2 pad 3 (ResNet stem)', x: [1, 3, 15, 15], w: [16, 3, 7, 7], o: { stride: [2, 2], padding: [3, 3] } }, { rm: 8, rn: 4, subgroups: true }],
+  [{ name: '3x3 dilation 2 pad 2', x: [1, 3, 10, 10], w: [8, 3, 3, 3], o: { padding: [2, 2], dilation: [2, 2] } }, { rm: 8, rn: 4, subgroups: true }],
+  [{ name: '1x1 stride 2 (ResNet downsample)', x: [1, 16, 7, 7], w: [36, 16, 1, 1], o: { stride: [2, 2] } }, { rm: 32, rn: 4, subgroups: true }],
+  [{ name: 'ResNet-50 layer3 3x3 pad 1 64->64 at 14x14, batch 2', x: [2, 64, 14, 14], w: [64, 64, 3, 3], o: { padding: [1, 1] } }, { rm: 32, rn: 8, subgroups: true }],
+  [{ name: 'ResNet-50 layer3 1x1 256->64 at 14x14', x: [1, 256, 14, 14], w: [64, 256, 1, 1] }, { rm: 16, rn: 16, subgroups: true }],
+  // the plain kernel, which adapters without a fixed subgroup size run
+  [{ name: '3x3 pad 1, Cout=70, 9x9 with bias, unshared', x: [1, 20, 9, 9], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } }, { rm: 16, rn: 16 }],
+  [{ name: '1x1 batch 2, Cout=70, 9x9, unshared', x: [2, 40, 9, 9], w: [70, 40, 1, 1] }, { rm: 32, rn: 8 }],
+];
+
+export const subgroupConvCases: OpCase[] = subgroupRows.map(([r, t]) => convCase(r, 'direct', t));
