@@ -20,6 +20,24 @@ export function declare(bindings: readonly Binding[], paramsStruct?: string): st
   return lines.join('\n');
 }
 
+/** The thread index `t` of a barrier-free kernel over `params.threads` threads on the
+ * (x, z) grid. With subgroup broadcasts (`sg` > 0) every lane of a subgroup must reach
+ * them: a subgroup wholly past the end returns, lanes past the end in a partial one run
+ * on as the last thread, and `live` says whether a lane may store. */
+export function threadEntry(wg: number, sg: number): string {
+  return sg
+    ? `  let t0 = (wid.z * nwg.x + wid.x) * ${wg}u + lid;
+  let live = t0 < params.threads;
+  if (subgroupAll(!live)) { return; }
+  let t = min(t0, params.threads - 1u);`
+    : `  let t = (wid.z * nwg.x + wid.x) * ${wg}u + lid;
+  if (t >= params.threads) { return; }`;
+}
+
+/** The module header for subgroup kernels: subgroupAll's result is the same in every
+ * lane, which WGSL's uniformity analysis does not know, so its diagnostic is off. */
+export const subgroupHeader = (sg: number): string => (sg ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '');
+
 /** Entry point of a 1-D kernel over `count` threads spread on a 2-D grid (a dimension
  * holds at most 65535 workgroups); `i` is the thread's linear index. */
 export function main1d(body: string, wg = WG): string {

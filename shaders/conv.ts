@@ -1,5 +1,5 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { declare } from './common.js';
+import { declare, subgroupHeader, threadEntry } from './common.js';
 
 /** Compile-time shape of an implicit-GEMM convolution kernel. Per group g the output is
  * C[m, n] = sum_k W[g Mg + m, k] X_col[k, n] with m an output channel of the group,
@@ -262,26 +262,17 @@ ${range(kh).map((ky) => step('ci', `${ky}u`)).join('\n')}
 ${step('ci', 'ky')}
     }
   }`;
-  // a broadcast needs its whole subgroup: lanes past the end compute the last segment
-  // again and store nothing
-  const entry = sg
-    ? `  let t0 = (wid.z * nwg.x + wid.x) * ${DIRECT_WG}u + lid;
-  let live = t0 < params.threads;
-  if (subgroupAll(!live)) { return; }
-  let t = min(t0, params.threads - 1u);`
-    : `  let t = (wid.z * nwg.x + wid.x) * ${DIRECT_WG}u + lid;
-  if (t >= params.threads) { return; }`;
   const wrows = sg
     ? range(rm / sg).map((q) => `  let wr${q} = (g * params.mg + min(m0 + ${q * sg}u + sgid, params.mg - 1u)) * params.kdim;`)
     : range(rm).map((i) => `  let wr${i} = (g * params.mg + min(m0 + ${i}u, params.mg - 1u)) * params.kdim;`);
-  return wgsl`${sg ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}
+  return wgsl`${subgroupHeader(sg)}
 ${DIRECT_PARAMS}
 ${declare(bindings, 'P')}
 
 @compute @workgroup_size(${DIRECT_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {
-${entry}
+${threadEntry(DIRECT_WG, sg)}
   let g = wid.y / params.m_tiles;
   let m0 = (wid.y % params.m_tiles) * ${rm}u;
   let seg = t % params.segs;

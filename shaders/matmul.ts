@@ -1,5 +1,5 @@
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { AT, declare } from './common.js';
+import { AT, declare, subgroupHeader, threadEntry } from './common.js';
 
 /** Register tiling of one GEMM workgroup: wgX x wgY threads, each owning rm x rn outputs,
  * so a workgroup computes a (wgY rm) x (wgX rn) tile of C, walking K in steps of tk
@@ -312,18 +312,7 @@ export function directGemmKernel(v: DirectGemmVariant): string {
       return `  {\n    let gr = m0 + ${i}u;\n    if (gr < params.m${sg ? ' && live' : ''}) {\n${cols.join('\n')}\n    }\n  }`;
     })
     .join('\n');
-  // a broadcast needs its whole subgroup: a subgroup wholly past the end returns, lanes
-  // past it in a partial one compute the last block again and store nothing
-  const entry = sg
-    ? `  let t0 = (wid.z * nwg.x + wid.x) * ${DIRECT_GEMM_WG}u + lid;
-  let live = t0 < params.threads;
-  if (subgroupAll(!live)) { return; }
-  let t = min(t0, params.threads - 1u);`
-    : `  let t = (wid.z * nwg.x + wid.x) * ${DIRECT_GEMM_WG}u + lid;
-  if (t >= params.threads) { return; }`;
-  // subgroupAll's result is the same in every lane, which the uniformity analysis
-  // does not know: the diagnostic is off for it
-  return wgsl`${sg ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}
+  return wgsl`${subgroupHeader(sg)}
 ${DIRECT_GEMM_PARAMS}
 ${declare(bindings, 'P')}
 ${AT}
@@ -331,7 +320,7 @@ ${AT}
 @compute @workgroup_size(${DIRECT_GEMM_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {
-${entry}
+${threadEntry(DIRECT_GEMM_WG, sg)}
   let z = t / params.row_blocks;
   let m0 = (t % params.row_blocks) * ${rm}u;
   let n0 = wid.y * ${rn}u;
