@@ -1,7 +1,8 @@
 import { Tensor, type Shape } from './tensor.js';
 
 /** A value with K tangent directions stacked on a leading axis: `tangents.shape` is
- * `[K, ...primal.shape]`. `tangents === null` is the symbolic zero (weights, constants). */
+ * `[K, ...primal.shape]`. `tangents === null` is the symbolic zero (weights, constants);
+ * a stack shorter than another operand's is zero in the trailing directions it lacks. */
 export interface Dual {
   readonly primal: Tensor;
   readonly tangents: Tensor | null;
@@ -31,16 +32,14 @@ export function tangentsOf(x: Operand | null): Tensor | null {
   return x === null || x instanceof Tensor ? null : x.tangents;
 }
 
-/** The common K of the non-zero tangents (throws when they disagree); 0 if all are zero. */
+/** The K of an op's tangents: the most any operand carries, 0 if all are zero. An operand
+ * carrying k < K tangents is zero in the directions k..K-1 (as a null stack is in all of
+ * them), so a direction added late, as layerwise attribution adds one per layer, costs
+ * nothing before it starts; `bind` pads such stacks before a JVP rule sees them. */
 export function tangentCount(ts: readonly (Tensor | null)[]): number {
-  let k = -1;
-  for (const t of ts) {
-    if (!t) continue;
-    const kt = t.shape[0]!;
-    if (k >= 0 && kt !== k) throw new Error(`operands carry different numbers of tangents (${k} and ${kt})`);
-    k = kt;
-  }
-  return Math.max(k, 0);
+  let k = 0;
+  for (const t of ts) if (t) k = Math.max(k, t.shape[0]!);
+  return k;
 }
 
 /** `[K, ...shape]` */

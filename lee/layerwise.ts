@@ -1,6 +1,7 @@
 import { Tensor, tidy, dispose } from '../engine/tensor.js';
 import { dual, type Dual } from '../engine/dual.js';
 import * as ops from '../engine/ops/index.js';
+import { runtime } from '../engine/runtime.js';
 import type { Interp } from '../engine/ops/sample.js';
 import { withLayerHook, type LayerCall, type LayerHook } from '../models/hooks.js';
 import type { Module } from '../models/module.js';
@@ -12,10 +13,12 @@ import { forEachBatch, joinArrays, type ImageSource } from './batches.js';
 // Exact layerwise attribution (SPEC 5.3). For F = f_N o ... o f_1 the chain rule
 // telescopes: L F(x) = sum_i J_{>i} L f_i(h_{i-1}), with each layer's own Lie derivative
 // L f_i(h) = J_{f_i}(h)(G_in h) - G_out f_i(h). Every contribution c_i = J_{>i} L f_i is
-// one tangent direction of a forward pass: slot i stays zero up to layer i, is set to
-// L f_i at its output, and is carried to the softmax by the rest of the network. A pass carries `chunk` layers'
-// slots, so a run costs about (layers / chunk) forward passes with `chunk` tangents, each
-// tangent alive only from its layer on.
+// one tangent direction of a forward pass: slot i is set to L f_i at layer i's output and
+// carried to the softmax by the rest of the network. Slots are numbered in call order and
+// a stack carries only the slots started so far (a shorter stack is zero in the rest, see
+// `tangentCount`), so a slot costs the network after its layer, not the whole of it, and
+// a pass takes as many layers as its stacks' memory allows: the run costs about
+// sum_i (work after layer i) + one forward pass per pass.
 
 /** One call of a layer, in network (call) order. */
 export interface Layer {
@@ -37,8 +40,11 @@ export interface Layer {
 export interface LayerwiseOptions {
   transform: Generator;
   interp?: Interp;
-  /** layers (tangent directions) per forward pass; default 16 */
+  /** at most this many layers (tangent directions) per forward pass; by default as many
+   * as keep every tangent stack within `stackBytes` */
   chunk?: number;
+  /** the largest tangent stack a pass may carry, in bytes; default `defaultStackBytes()` */
+  stackBytes?: number;
   /** after each forward pass: passes done, passes in all (known after the first) */
   onPass?: (done: number, total: number) => void;
   /** also compute the layers that commute with the generator (zero by construction),
@@ -63,16 +69,53 @@ export interface LayerwiseResult {
   residual: number[];
 }
 
-export const DEFAULT_CHUNK = 16;
+/** The stack budget: a quarter of the largest storage binding, at most 256 MiB (a pass
+ * holds a few stacks of this size at once: the residual stream, a branch, a kernel's
+ * output). */
+export function defaultStackBytes(): number {
+  return Math.min(runtime().device.limits.maxStorageBufferBindingSize / 4, 256 * 2 ** 20);
+}
 
 const sameLayout = (a: MapLayout, b: MapLayout) => JSON.stringify(a) === JSON.stringify(b);
 
-/** [K, ...shape] tangents equal to `t` (zeros where null) with slot `s` replaced by `v`
- * ([1, ...shape]; zeros where null). */
-function withSlot(t: Tensor | null, k: number, shape: readonly number[], s: number, v: Tensor | null): Tensor {
+const numel = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
+
+/** Split the active layers (call order) into passes: each pass takes the next layers
+ * while the widest stack it implies, max over later layer outputs t of
+ * (slots started by t) x |h_t| x 4 bytes, stays within `stackBytes` (one layer at least),
+ * and at most `chunk` of them. */
+export function planPasses(layers: readonly Layer[], active: readonly Layer[], stackBytes: number, chunk = Infinity): Layer[][] {
+  const sizes = layers.map((l) => numel(l.outShape) * 4);
+  const passes: Layer[][] = [];
+  let i = 0;
+  while (i < active.length) {
+    const pass = [active[i]!];
+    // peak[t]: the bytes of the stack at layer t's output, with the layers taken so far
+    const peak = sizes.map((b, t) => (t >= active[i]!.order ? b : 0));
+    let j = i + 1;
+    for (; j < active.length && pass.length < chunk; j++) {
+      const start = active[j]!.order;
+      let widest = 0;
+      for (let t = start; t < layers.length; t++) widest = Math.max(widest, peak[t]! + sizes[t]!);
+      if (widest > stackBytes) break;
+      pass.push(active[j]!);
+      for (let t = start; t < layers.length; t++) peak[t]! += sizes[t]!;
+    }
+    passes.push(pass);
+    i = j;
+  }
+  return passes;
+}
+
+/** The stack `t` [k, ...shape] (null: no slots) with slot `s`, zero in `t`, set to `v`
+ * ([1, ...shape]; null: zero): [max(k, s + 1), ...shape]. */
+function withSlot(t: Tensor | null, shape: readonly number[], s: number, v: Tensor | null): Tensor {
+  const k = t ? t.shape[0]! : 0;
   const rows = (n: number) => [n, ...shape];
   const part = (a: number, b: number) => (t && b > a ? ops.slice(t, [a], [b]).primal : null);
-  return ops.concatOrZeros([part(0, s), v, part(s + 1, k)], [rows(s), rows(1), rows(k - s - 1)], 0);
+  const head = Math.min(s, k);
+  const tail = Math.max(k - s - 1, 0);
+  return ops.concatOrZeros([part(0, head), null, v, part(s + 1, k)], [rows(head), rows(s - head), rows(1), rows(tail)], 0);
 }
 
 /** A spatial G acts on every channel of a map alike, and G(constant) = 0, so it
@@ -112,21 +155,20 @@ function recordPass(model: Module, images: Tensor, gen: Generator, interp: Inter
  * zero by construction): tangents of the softmax [K, B, classes], slot k for chunk[k]. */
 function contributionPass(model: Module, images: Tensor, chunk: readonly Layer[], gen: Generator, interp: Interp): Tensor {
   const slot = new Map(chunk.map((l, i) => [l.name, i]));
-  const k = chunk.length;
   const reached = new Set<string>();
   const inject: LayerHook = (call, fn, x) => {
     const s = slot.get(call.name);
     if (s === undefined) return fn(x);
     reached.add(call.name);
     const layer = chunk[s]!;
-    // slot s is zero up to here, so the layer's own J G_in h is a separate one-tangent
-    // call (recomputing this layer's value), and only the output stack is rebuilt
-    const y = fn(x);
+    // slot s is zero up to here: it enters as G_in h beside the carried slots, so one call
+    // of the layer gives them and J G_in h, and G_out f(h) is then taken from slot s
     const gIn = mapTangents(x.primal, [gen], layer.input, interp);
-    const own = gIn ? fn(dual(x.primal, gIn)).tangents : null;
+    const y = fn(gIn ? dual(x.primal, withSlot(x.tangents, x.primal.shape, s, gIn)) : x);
     const gOut = mapTangents(y.primal, [gen], layer.output, interp);
+    const own = gIn ? ops.slice(y.tangents!, [s], [s + 1]).primal : null;
     const v = own && gOut ? ops.sub(own, gOut).primal : own ?? (gOut ? ops.neg(gOut).primal : null);
-    return dual(y.primal, withSlot(y.tangents, k, y.primal.shape, s, v));
+    return dual(y.primal, withSlot(y.tangents, y.primal.shape, s, v));
   };
   return tidy(() => {
     const logits = withLayerHook(model, inject, () => model.forward(dual(images, null)));
@@ -148,8 +190,8 @@ function norm(v: Float32Array | Float64Array, o: number, n: number): number {
  * batch of images [B, 3, H, W] and one generator, with the additivity residual. */
 export async function layerwise(model: Module, images: Tensor, opts: LayerwiseOptions): Promise<LayerwiseResult> {
   const interp = opts.interp ?? 'bilinear';
-  const chunkSize = opts.chunk ?? DEFAULT_CHUNK;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new Error(`layerwise: chunk must be a positive integer, got ${chunkSize}`);
+  const chunk = opts.chunk ?? Infinity;
+  if (chunk !== Infinity && (!Number.isInteger(chunk) || chunk < 1)) throw new Error(`layerwise: chunk must be a positive integer, got ${chunk}`);
   const rec = recordPass(model, images, opts.transform, interp, opts.computeAll ?? false);
   const [batch, classes] = rec.probs.shape as [number, number];
   const take = async (t: Tensor) => {
@@ -166,17 +208,17 @@ export async function layerwise(model: Module, images: Tensor, opts: LayerwiseOp
     dispose([rec.logits, rec.probs, rec.lie]);
   }
   const active = rec.layers.filter((l) => !l.zero);
-  const passes = Math.ceil(active.length / chunkSize);
-  opts.onPass?.(1, passes + 1);
+  const plan = planPasses(rec.layers, active, opts.stackBytes ?? defaultStackBytes(), chunk);
+  opts.onPass?.(1, plan.length + 1);
 
   const per = batch * classes;
   const contributions = rec.layers.map(() => new Float32Array(per));
-  for (let p = 0; p < passes; p++) {
+  for (const [p, pass] of plan.entries()) {
     opts.signal?.throwIfAborted();
-    const chunk = active.slice(p * chunkSize, (p + 1) * chunkSize);
-    const out = await take(contributionPass(model, images, chunk, opts.transform, interp));
-    chunk.forEach((l, k) => contributions[l.order]!.set(out.subarray(k * per, (k + 1) * per)));
-    opts.onPass?.(p + 2, passes + 1);
+    const out = await take(contributionPass(model, images, pass, opts.transform, interp));
+    // a slot whose layer's output never reaches the softmax stays zero
+    pass.forEach((l, k) => (k + 1) * per <= out.length && contributions[l.order]!.set(out.subarray(k * per, (k + 1) * per)));
+    opts.onPass?.(p + 2, plan.length + 1);
   }
 
   const residual: number[] = [];

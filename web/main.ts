@@ -3,7 +3,7 @@ import { describeAdapter } from '../engine/device.js';
 import { loadSafetensors, encodeSafetensors, type HostTensor } from '../engine/safetensors.js';
 import type { Interp } from '../engine/ops/sample.js';
 import { MODELS, modelSpec } from '../models/registry.js';
-import { DEFAULT_CHUNK, type LayerwiseRun } from '../lee/layerwise.js';
+import { type LayerwiseRun } from '../lee/layerwise.js';
 import { layerwiseCsv, layerwiseRaw, layerwiseSvg } from '../lee/layerwise-report.js';
 import { e2eCsv, e2eRaw } from '../lee/report.js';
 import { labelledSource, preprocessedSource, type LabelledSource, type Rgb } from '../lee/sources.js';
@@ -292,7 +292,7 @@ async function runLayerwise(): Promise<void> {
     chart.dataset.model = plan.id;
     chart.dataset.transform = transform;
     const worst = Math.max(...lw.residual);
-    $('lw-status').textContent = `${lw.layers.length} layers, ${k} image${k > 1 ? 's' : ''}, ${lw.passes} forward passes (${DEFAULT_CHUNK} layers each), ${lw.seconds.toFixed(1)} s; additivity residual ${worst.toExponential(2)}${worst < 1e-4 ? '' : ' (above 1e-4: the contributions do not sum to the end-to-end value)'}`;
+    $('lw-status').textContent = `${lw.layers.length} layers, ${k} image${k > 1 ? 's' : ''}, ${lw.passes} forward passes, ${lw.seconds.toFixed(1)} s; additivity residual ${worst.toExponential(2)}${worst < 1e-4 ? '' : ' (above 1e-4: the contributions do not sum to the end-to-end value)'}`;
     $('lw-downloads').hidden = false;
     setProgress(1, `layerwise done in ${lw.seconds.toFixed(1)} s`);
   });

@@ -1,7 +1,7 @@
 import { LeeError } from '../../engine/errors.js';
 import { init } from '../../engine/runtime.js';
 import { disposeWeights } from '../../models/module.js';
-import { DEFAULT_CHUNK, runLayerwise, type LayerwiseRun } from '../../lee/layerwise.js';
+import { runLayerwise, type LayerwiseRun } from '../../lee/layerwise.js';
 import { layerwiseCsv, layerwiseRaw, layerwiseSvg, meanShares } from '../../lee/layerwise-report.js';
 import { GENERATORS, parseGenerators } from '../../lee/transforms.js';
 import { checkOutputs, writeOutput } from '../paths.js';
@@ -40,8 +40,9 @@ random shifts and rotations, on 50 bundled test images, layer by layer side by s
   --transform  one generator (default translate_x): ${GENERATORS.join(', ')}
   --interp     bilinear (default, the paper's) or bicubic
   --batch      images per pass (default 4; the demo 25)
-  --chunk      layers carried per forward pass as tangent directions (default ${DEFAULT_CHUNK});
-               more is fewer passes and more GPU memory
+  --chunk      at most N layers carried per forward pass as tangent directions (default:
+               as many as keep each tangent stack within 256 MiB); fewer is less GPU
+               memory and more passes
   --out        CSV, one row per image and layer: layer, type, order, image, sq_norm
                (||c_i||^2, the paper's quantity), share (||c_i|| / sum_j ||c_j||),
                model, transform, residual
@@ -70,7 +71,7 @@ export async function layerwise(argv: string[]): Promise<void> {
   if (gens.length !== 1) throw new LeeError(`--transform takes one generator, got '${values.transform}'`);
   const transform = gens[0]!;
   const batch = intFlag(values.batch, 'batch', isDemoRun(values) ? 25 : 4);
-  const chunk = intFlag(values.chunk, 'chunk', DEFAULT_CHUNK);
+  const chunk = values.chunk === undefined ? undefined : intFlag(values.chunk, 'chunk', 1);
 
   checkOutputs({ out: values.out, plot: values.plot, raw: values.raw });
   const demo = isDemoRun(values);

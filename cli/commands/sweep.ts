@@ -7,7 +7,7 @@ import { LeeError } from '../../engine/errors.js';
 import { init, type Runtime } from '../../engine/runtime.js';
 import { disposeWeights } from '../../models/module.js';
 import { modelSpec, parameterCount } from '../../models/registry.js';
-import { DEFAULT_CHUNK, runLayerwise } from '../../lee/layerwise.js';
+import { runLayerwise } from '../../lee/layerwise.js';
 import { layerwiseCsv } from '../../lee/layerwise-report.js';
 import { parseLabels } from '../../lee/labels.js';
 import { labelledAccuracy } from '../../lee/report.js';
@@ -55,7 +55,7 @@ outputs and draws the paper's figures.
   --interp     bilinear (default) or bicubic
   --batch      images per pass (default 8 for e2e, 4 for layerwise)
   --layerwise  also each model's layerwise attribution for these generators
-  --chunk      layers per layerwise pass (default ${DEFAULT_CHUNK})
+  --chunk      at most N layers per layerwise pass (default: as many as fit)
   --limit      run N of the images, drawn with --seed, kept in their listed order
   --seed       seed of --limit's draw and the sample-based metrics (default 0)
   --sample-metrics, --samples N
@@ -112,7 +112,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const layerwiseGens = v.layerwise ? parseGenerators(v.layerwise) : [];
   const batch = intFlag(v.batch, 'batch', 8);
   const layerBatch = intFlag(v.batch, 'batch', 4);
-  const chunk = intFlag(v.chunk, 'chunk', DEFAULT_CHUNK);
+  const chunk = v.chunk === undefined ? undefined : intFlag(v.chunk, 'chunk', 1);
   const limit = v.limit === undefined ? undefined : intFlag(v.limit, 'limit', 1);
   const seed = intFlag(v.seed, 'seed', 0, 0);
   if (seed >= 2 ** 32) throw new LeeError(`--seed must be below 2^32, got ${seed}`);
@@ -226,7 +226,7 @@ async function runJob(
   run: RunInputs,
   job: Job,
   s: E2ESettings,
-  o: { layerBatch: number; chunk: number; interp: E2ESettings['interp']; quiet: boolean; shard: string },
+  o: { layerBatch: number; chunk: number | undefined; interp: E2ESettings['interp']; quiet: boolean; shard: string },
 ): Promise<{ acc: string; warnings: string[] }> {
   const tty = !o.quiet && (process.stderr.isTTY || process.env.LEE_STDERR_TTY === '1');
   const name = job.entry.name;
