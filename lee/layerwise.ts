@@ -115,7 +115,8 @@ function withSlot(t: Tensor | null, shape: readonly number[], s: number, v: Tens
   const part = (a: number, b: number) => (t && b > a ? ops.slice(t, [a], [b]).primal : null);
   const head = Math.min(s, k);
   const tail = Math.max(k - s - 1, 0);
-  return ops.concatOrZeros([part(0, head), null, v, part(s + 1, k)], [rows(head), rows(s - head), rows(1), rows(tail)], 0);
+  const lead = head === k ? t : part(0, head);
+  return ops.concatOrZeros([lead, null, v, part(s + 1, k)], [rows(head), rows(s - head), rows(1), rows(tail)], 0);
 }
 
 /** A spatial G acts on every channel of a map alike, and G(constant) = 0, so it
@@ -164,14 +165,21 @@ function contributionPass(model: Module, images: Tensor, chunk: readonly Layer[]
     // slot s is zero up to here: it enters as G_in h beside the carried slots, so one call
     // of the layer gives them and J G_in h, and G_out f(h) is then taken from slot s
     const gIn = mapTangents(x.primal, [gen], layer.input, interp);
-    const y = fn(gIn ? dual(x.primal, withSlot(x.tangents, x.primal.shape, s, gIn)) : x);
+    const stack = gIn ? withSlot(x.tangents, x.primal.shape, s, gIn) : null;
+    const y = fn(stack ? dual(x.primal, stack) : x);
     const gOut = mapTangents(y.primal, [gen], layer.output, interp);
-    const own = gIn ? ops.slice(y.tangents!, [s], [s + 1]).primal : null;
-    const v = own && gOut ? ops.sub(own, gOut).primal : own ?? (gOut ? ops.neg(gOut).primal : null);
-    return dual(y.primal, withSlot(y.tangents, y.primal.shape, s, v));
+    if (!stack) return dual(y.primal, withSlot(y.tangents, y.primal.shape, s, gOut ? ops.neg(gOut).primal : null));
+    if (!gOut) return y;
+    if (!y.tangents || y.tangents.shape[0]! <= s) throw new Error(`layerwise: ${call.name} dropped the tangent it was given`);
+    // y's stack grew from ours (made above, held by nothing else), so its slot s can be
+    // set in place rather than the whole stack copied around it
+    const own = ops.slice(y.tangents!, [s], [s + 1]).primal;
+    ops.overwriteRows(y.tangents!, s, ops.sub(own, gOut).primal);
+    return y;
   };
   return tidy(() => {
-    const logits = withLayerHook(model, inject, () => model.forward(dual(images, null)));
+    // only this pass's layers need their own calls: the rest may run folded
+    const logits = withLayerHook(model, inject, () => model.forward(dual(images, null)), chunk.map((l) => l.name));
     const probs = ops.softmax(logits, -1);
     const missing = chunk.filter((l) => !reached.has(l.name)).map((l) => l.name);
     if (missing.length) throw new Error(`layerwise: layers not called in this pass: ${missing.join(', ')}`);

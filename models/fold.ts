@@ -1,11 +1,12 @@
 import { keep, ops, tidy, type Tensor } from '../engine/index.js';
-import { hookActive } from './hooks.js';
+import { watched } from './hooks.js';
+import type { Module } from './module.js';
 
 /** Eval BatchNorm folded into the convolution before it: conv(x; W) then
  * (y - mean) gamma / sqrt(var + eps) + beta is conv(x; W s) + (b - mean) s + beta with
  * s = gamma / sqrt(var + eps) per output channel, exactly (up to float rounding). The
  * fused layer runs one convolution and no pass over its (1 + K)-batch output. Layer
- * hooks see timm's leaves, so under a hook both layers run as they are. */
+ * hooks see timm's leaves, so under a hook that watches either layer both run as they are. */
 
 let enabled = true;
 
@@ -20,9 +21,9 @@ export function withoutFolding<T>(fn: () => T): T {
   }
 }
 
-/** Whether a conv + BatchNorm pair runs folded now. */
-export function folding(): boolean {
-  return enabled && !hookActive();
+/** Whether the pair `conv` + BatchNorm (`norm`, or a module holding both) runs folded now. */
+export function folding(conv: Module, norm: Module): boolean {
+  return enabled && !watched(conv) && !watched(norm);
 }
 
 /** A fold's weight and bias, and the tensors they were made from. */

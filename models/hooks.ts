@@ -16,7 +16,7 @@ export interface LayerCall {
 /** Runs `fn` (the layer) on `x` and returns what the model should see as its output. */
 export type LayerHook = (call: LayerCall, fn: (x: Dual) => Dual, x: Dual) => Dual;
 
-let active: { hook: LayerHook; calls: Map<string, number> } | null = null;
+let active: { hook: LayerHook; calls: Map<string, number>; watch: ReadonlySet<string> | null } | null = null;
 
 function call(layer: LayerCall, fn: (x: Dual) => Dual, x: Dual): Dual {
   if (!active) return fn(x);
@@ -29,6 +29,15 @@ function call(layer: LayerCall, fn: (x: Dual) => Dual, x: Dual): Dual {
 /** Whether a layer hook is watching: fusions that would hide a layer stay off then. */
 export function hookActive(): boolean {
   return active !== null;
+}
+
+/** Whether the active hook must see `m`'s calls or a layer inside it (any, when the hook
+ * named none): a fusion that would hide them stays off. */
+export function watched(m: Module): boolean {
+  if (!active) return false;
+  if (!active.watch) return true;
+  for (const w of active.watch) if (w === m.name || w.startsWith(`${m.name}.`)) return true;
+  return false;
 }
 
 /** A functional layer: `fn(x)`, seen by an active hook under `name`. `affineFeatureAxis`
@@ -61,8 +70,9 @@ export function layerModules(root: Module): Module[] {
 
 /** Run `fn` with `hook` seeing every layer call of `root`'s forward, in call order (as
  * PyTorch forward hooks that may replace a module's output). Modules must be named
- * (`nameModules`); hooks do not nest. */
-export function withLayerHook<T>(root: Module, hook: LayerHook, fn: () => T): T {
+ * (`nameModules`); hooks do not nest. With `watch` (layer names, `#k` repeats included),
+ * the hook needs only those layers: the others may run fused, unseen (folded BatchNorm). */
+export function withLayerHook<T>(root: Module, hook: LayerHook, fn: () => T, watch?: Iterable<string>): T {
   if (active) throw new Error('withLayerHook: a layer hook is already active');
   const layers = layerModules(root);
   for (const m of layers) {
@@ -70,7 +80,7 @@ export function withLayerHook<T>(root: Module, hook: LayerHook, fn: () => T): T 
     const layer: LayerCall = { name: m.name, type: m.type, layouts: m.layouts, affineFeatureAxis: m.affineFeatureAxis };
     m.forward = (x: Dual) => call(layer, forward, x);
   }
-  active = { hook, calls: new Map() };
+  active = { hook, calls: new Map(), watch: watch ? new Set([...watch].map((n) => n.replace(/#\d+$/, ''))) : null };
   try {
     return fn();
   } finally {

@@ -49,7 +49,7 @@ export class Conv2d extends Module {
     return this.#norm === bn;
   }
 
-  /** This conv with its BatchNorm folded into its weights; the caller checks `folding()`. */
+  /** This conv with its BatchNorm folded into its weights; the caller checks `folding(conv, bn)`. */
   forwardFolded(x: Dual): Dual {
     const folded = this.fold();
     return this.run(x, folded.weight, folded.bias);
@@ -111,7 +111,7 @@ export interface EvalNorm {
 /** `conv` then eval `bn` on its output: one folded convolution unless a layer hook
  * watches or folding is off (models/fold.ts). */
 export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Dual): Dual {
-  return folding() && conv.foldsInto(bn) ? conv.forwardFolded(x) : bn.forward(conv.forward(x));
+  return folding(conv, bn) && conv.foldsInto(bn) ? conv.forwardFolded(x) : bn.forward(conv.forward(x));
 }
 
 

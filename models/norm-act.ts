@@ -70,7 +70,7 @@ export class ConvNormAct extends Module {
   }
   forward(x: Dual): Dual {
     // the norm folded into the conv (models/fold.ts) unless a layer hook watches
-    if (folding()) return this.bn.afterNorm(this.conv.forwardFolded(x));
+    if (folding(this.conv, this.bn)) return this.bn.afterNorm(this.conv.forwardFolded(x));
     return this.bn.forward(this.conv.forward(x));
   }
 }

@@ -56,6 +56,17 @@ describe('layout ops', () => {
     for (const t of [a, b, y, z]) t.dispose();
   });
 
+  it('overwriteRows replaces the given leading rows in place and leaves the rest', async () => {
+    const dst = Tensor.fromData(Array.from({ length: 24 }, (_, i) => i), [4, 2, 3]);
+    const src = Tensor.fromData([-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12], [2, 2, 3]);
+    ops.overwriteRows(dst, 1, src);
+    const want = Array.from({ length: 24 }, (_, i) => (i >= 6 && i < 18 ? -(i - 5) : i));
+    expect(Array.from(await dst.read())).toEqual(want);
+    expect(() => ops.overwriteRows(dst, 3, src)).toThrow(/does not fit \[4, 2, 3\] at row 3/);
+    expect(() => ops.overwriteRows(dst, 0, Tensor.fromData([1, 2], [1, 2]))).toThrow(/does not fit/);
+    for (const t of [dst, src]) t.dispose();
+  });
+
   it('does not leak buffers inside tidy', async () => {
     const live = runtime().pool.liveCount;
     tidy(() => {

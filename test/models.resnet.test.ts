@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { runtime, Tensor, tidy, dual, dispose, LeeError, type Dual } from '../engine/index.js';
 import { withoutFolding } from '../models/fold.js';
+import { withLayerHook } from '../models/hooks.js';
 import { loadSafetensors, type HostTensor } from '../engine/safetensors.js';
 import { createModel, modelSpec, parameterCount } from '../models/registry.js';
 import { disposeWeights, nameModules, namedModules, namedParams, Module } from '../models/module.js';
@@ -201,6 +202,40 @@ describe('ResNet family', () => {
       const unfolded = await count(() => withoutFolding(forward));
       // a BatchNorm pass is one dispatch for the value and one for the tangents
       expect(unfolded - folded).toBe(2 * norms);
+      disposeWeights(model);
+      x.dispose();
+      t.dispose();
+    });
+
+    it('under a layer hook only the watched layers stay unfolded, with the same values', async () => {
+      const weights = (await loadSafetensors(`${FIXTURES}resnet50_mini.safetensors`)).tensors;
+      const io = (await loadSafetensors(`${FIXTURES}resnet50_mini.io.safetensors`)).tensors;
+      const model = createModel('resnet50', weights);
+      const norms = namedModules(model).filter(([, m]) => m instanceof BatchNorm2d).length;
+      const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
+      const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
+      const run = async (watch?: string[]) => {
+        const seen: string[] = [];
+        const before = runtime().dispatches;
+        const out = tidy(() => withLayerHook(model, (call, fn, h) => (seen.push(call.name), fn(h)), () => model.forward(dual(x, t)), watch));
+        const values = [await out.primal.read(), await out.tangents!.read()];
+        dispose(out);
+        return { seen, values, dispatches: runtime().dispatches - before };
+      };
+      await run(); // compiles the pipelines
+      const all = await run();
+      const some = await run(['layer1.0.conv2']);
+      expect(all.seen).toContain('layer1.0.bn1');
+      expect(some.seen).toContain('layer1.0.conv2');
+      expect(some.seen).toContain('layer1.0.bn2');
+      expect(some.seen).not.toContain('layer1.0.conv1');
+      expect(some.seen).not.toContain('layer1.0.bn1');
+      // every other conv + BatchNorm pair folded: no BatchNorm pass for value or tangents
+      expect(all.dispatches - some.dispatches).toBe(2 * (norms - 1));
+      all.values.forEach((v, i) => {
+        const scale = Math.max(...v.map(Math.abs));
+        v.forEach((a, j) => expect(Math.abs(a - some.values[i]![j]!)).toBeLessThan(1e-5 * scale));
+      });
       disposeWeights(model);
       x.dispose();
       t.dispose();

@@ -151,6 +151,27 @@ function concatInto(inputs: readonly (Tensor | null)[], shapes: readonly Shape[]
   return y;
 }
 
+/** Overwrite rows `row ..` of `dst`'s leading axis with `src` [n, ...dst.shape[1:]], in
+ * place: the one mutating op, for a caller that owns `dst` outright (layerwise
+ * attribution setting a slot of a stack it just made) and saves a copy of the rest. */
+export function overwriteRows(dst: Tensor, row: number, src: Tensor): void {
+  const rest = dst.shape.slice(1);
+  if (src.rank !== dst.rank || !sameShape(src.shape.slice(1), rest) || row < 0 || row + src.shape[0]! > dst.shape[0]!) {
+    throw new Error(`overwriteRows: [${src.shape.join(', ')}] does not fit [${dst.shape.join(', ')}] at row ${row}`);
+  }
+  const strides = stridesOf(src.shape);
+  dispatchGather({
+    src,
+    dst,
+    axes: src.shape.map((dim, d) => ({ ...plain(dim, strides[d]!), out: strides[d]! })),
+    mode: 'none',
+    batch: 1,
+    inBatch: src.size,
+    outBatch: dst.size,
+    outBase: row * numel(rest),
+  });
+}
+
 /** Constant (no tangents) concatenation along `axis` in which a null part is a block of
  * zeros of its shape: assembling stacked tangents without uploading zeros. */
 export function concatOrZeros(parts: readonly (Tensor | null)[], shapes: readonly Shape[], axis: number): Tensor {
