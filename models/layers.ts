@@ -1,6 +1,7 @@
 import { ops, keep, runtime, Tensor, type Dual, type Runtime } from '../engine/index.js';
 import { Module, Param, param } from './module.js';
 import { cachedFold, foldBatchNorm, folding, type Folded } from './fold.js';
+import { watched } from './hooks.js';
 
 /** Leaf layers shared by the model families. Class names are torch's / timm's (they
  * are the module types in layerwise reports); fields are their state_dict names. */
@@ -49,10 +50,11 @@ export class Conv2d extends Module {
     return this.#norm === bn;
   }
 
-  /** This conv with its BatchNorm folded into its weights; the caller checks `folding(conv, bn)`. */
-  forwardFolded(x: Dual): Dual {
+  /** This conv with its BatchNorm folded into its weights (and with `relu`, a ReLU in its
+   * epilogue); the caller checks `folding(conv, bn)`. */
+  forwardFolded(x: Dual, relu = false): Dual {
     const folded = this.fold();
-    return this.run(x, folded.weight, folded.bias);
+    return this.run(x, folded.weight, folded.bias, relu);
   }
 
   private fold(): Folded {
@@ -93,9 +95,9 @@ export class Conv2d extends Module {
     this.folded = null;
   }
 
-  private run(x: Dual, weight: Tensor, bias: Tensor | null): Dual {
+  private run(x: Dual, weight: Tensor, bias: Tensor | null, relu = false): Dual {
     const { stride, padding, dilation, groups } = this.options;
-    return ops.conv2d(x, weight, bias, { stride, padding, dilation, groups });
+    return ops.conv2d(x, weight, bias, { stride, padding, dilation, groups, relu });
   }
 }
 
@@ -112,6 +114,15 @@ export interface EvalNorm {
  * watches or folding is off (models/fold.ts). */
 export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Dual): Dual {
   return folding(conv, bn) && conv.foldsInto(bn) ? conv.forwardFolded(x) : bn.forward(conv.forward(x));
+}
+
+/** `act(between(bn(conv(x))))`, where `between` are eval no-ops (timm's DropBlock
+ * placeholders): one folded convolution with the ReLU in its epilogue when the pair folds
+ * and neither the activation nor a no-op is watched by a layer hook. */
+export function convBnAct(conv: Conv2d, bn: BatchNorm2d, act: Module, x: Dual, ...between: Module[]): Dual {
+  const fused = act instanceof ReLU && between.every((m) => m instanceof Identity) && folding(conv, bn) && conv.foldsInto(bn) && ![act, ...between].some(watched);
+  if (fused) return conv.forwardFolded(x, true);
+  return act.forward(between.reduce((h, m) => m.forward(h), convBn(conv, bn, x)));
 }
 
 

@@ -1,7 +1,7 @@
 import { ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Sequential } from './module.js';
-import { AvgPool2d, BatchNorm2d, BlurPool2d, Conv2d, convBn, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePool2d } from './layers.js';
+import { AvgPool2d, BatchNorm2d, BlurPool2d, Conv2d, convBn, convBnAct, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePool2d } from './layers.js';
 import { SEModule } from './squeeze-excite.js';
 import { IMAGENET, countIndexed, preprocess, shapeOf, type ModelSpec, type Preprocess } from './spec.js';
 
@@ -66,7 +66,7 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Dual): Dual {
-    let y = this.aa.forward(this.act1.forward(this.drop_block.forward(convBn(this.conv1, this.bn1, x))));
+    let y = this.aa.forward(convBnAct(this.conv1, this.bn1, this.act1, x, this.drop_block));
     y = convBn(this.conv2, this.bn2, y);
     if (this.se) y = this.se.forward(y);
     const shortcut = this.downsample ? this.downsample.forward(x) : x;
@@ -110,8 +110,8 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Dual): Dual {
-    let y = this.act1.forward(convBn(this.conv1, this.bn1, x));
-    y = this.act2.forward(this.drop_block.forward(convBn(this.conv2, this.bn2, y)));
+    let y = convBnAct(this.conv1, this.bn1, this.act1, x);
+    y = convBnAct(this.conv2, this.bn2, this.act2, y, this.drop_block);
     y = convBn(this.conv3, this.bn3, this.aa.forward(y));
     if (this.se) y = this.se.forward(y);
     // timm runs the downsample branch after bn3, before the final ReLU (leaf order)
@@ -209,8 +209,8 @@ export class ResNet extends Module {
   }
 
   forward(x: Dual): Dual {
-    const stem = this.conv1 instanceof Conv2d ? convBn(this.conv1, this.bn1, x) : this.bn1.forward(this.conv1.forward(x));
-    x = this.maxpool.forward(this.act1.forward(stem));
+    const stem = this.conv1 instanceof Conv2d ? convBnAct(this.conv1, this.bn1, this.act1, x) : this.act1.forward(this.bn1.forward(this.conv1.forward(x)));
+    x = this.maxpool.forward(stem);
     for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) x = layer.forward(x);
     return this.fc.forward(this.global_pool.forward(x));
   }

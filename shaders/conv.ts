@@ -178,8 +178,16 @@ export const DIRECT_PARAMS = `struct P {
   hout: u32, wout: u32, cg: u32, mg: u32,
   kdim: u32, segs: u32, threads: u32, m_tiles: u32,
   sh: u32, dh: u32, ph: u32, pw: u32,
-  has_bias: u32, _p0: u32, _p1: u32, _p2: u32,
+  has_bias: u32, act: u32, mb: u32, _p2: u32,
 }`;
+
+/** The direct kernel's epilogue (P.act): the sum as it is, through ReLU (a value), or
+ * masked where `mask` (the ReLU's output for batch entry b % mb) is not positive (a
+ * tangent: d relu(z) = [z > 0] dz). */
+export const ConvAct = { none: 0, relu: 1, reluMask: 2 } as const;
+export type ConvAct = (typeof ConvAct)[keyof typeof ConvAct];
+
+const DIRECT_BINDINGS = [{ name: 'x' }, { name: 'wt' }, { name: 'bias' }, { name: 'mask' }, { name: 'y', write: true }];
 
 export const DIRECT_WG = 64;
 
@@ -205,7 +213,7 @@ export function directKernel(s: DirectSpec): string {
   const span = range((rn - 1) * sw + (kw - 1) * dw + 1);
   const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
   const loads = span.filter((q) => used.has(q));
-  const bindings = CONV_BINDINGS;
+  const bindings = DIRECT_BINDINGS;
   const tap = (kx: number) => [
     ...(sg
       ? [
@@ -269,6 +277,12 @@ ${step('ci', 'ky')}
 ${DIRECT_PARAMS}
 ${declare(bindings, 'P')}
 
+fn epilogue(v: f32, m: u32) -> f32 {
+  if (params.act == ${ConvAct.relu}u) { return max(v, 0.0); }
+  if (params.act == ${ConvAct.reluMask}u) { return select(0.0, v, mask[m] > 0.0); }
+  return v;
+}
+
 @compute @workgroup_size(${DIRECT_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {
@@ -293,6 +307,8 @@ ${loops}
 
   let ybase = (b * params.cout + g * params.mg) * params.hout * params.wout + oh * params.wout + ow0;
   let p_out = params.hout * params.wout;
+  // the mask's entry for output o: batch entry b's is b % mb's
+  let mofs = (b - b % params.mb) * params.cout * p_out;
 ${range(rm)
   .map((i) =>
     [
@@ -300,7 +316,7 @@ ${range(rm)
       `    let yo = ybase + (m0 + ${i}u) * p_out;`,
       `    let bv = select(0.0, bias[g * params.mg + m0 + ${i}u], params.has_bias != 0u);`,
       ...range(rn).map(
-        (j) => `    if (ow0 + ${j}u < params.wout) { y[yo + ${j}u] = acc${i}_${Math.floor(j / 4)}[${j % 4}] + bv; }`,
+        (j) => `    if (ow0 + ${j}u < params.wout) { y[yo + ${j}u] = epilogue(acc${i}_${Math.floor(j / 4)}[${j % 4}] + bv, yo + ${j}u - mofs); }`,
       ),
       '  }',
     ].join('\n'),

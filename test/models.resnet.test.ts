@@ -8,7 +8,7 @@ import { withLayerHook } from '../models/hooks.js';
 import { loadSafetensors, type HostTensor } from '../engine/safetensors.js';
 import { createModel, modelSpec, parameterCount } from '../models/registry.js';
 import { disposeWeights, nameModules, namedModules, namedParams, Module } from '../models/module.js';
-import { BatchNorm2d, BlurPool2d } from '../models/layers.js';
+import { BatchNorm2d, BlurPool2d, ReLU } from '../models/layers.js';
 import { resnetSpecs } from '../models/resnet.js';
 import { FIXTURES, fixtures, runParity, type Fixture } from './helpers/parity.js';
 import { expectFullSizeLogits } from './helpers/fullsize.js';
@@ -182,11 +182,14 @@ describe('ResNet family', () => {
       expect(await lifetime()).toBe(after);
     });
 
-    it('folding runs no BatchNorm pass: every conv + BatchNorm pair is one dispatch (two with tangents) once folded', async () => {
+    it('folding runs no BatchNorm pass and no ReLU pass after one: every conv + BatchNorm (+ ReLU) is one dispatch (two with tangents) once folded', async () => {
       const weights = (await loadSafetensors(`${FIXTURES}resnet50_mini.safetensors`)).tensors;
       const io = (await loadSafetensors(`${FIXTURES}resnet50_mini.io.safetensors`)).tensors;
       const model = createModel('resnet50', weights);
       const norms = namedModules(model).filter(([, m]) => m instanceof BatchNorm2d).length;
+      // every ReLU straight after a conv + BatchNorm runs in the conv's epilogue: all but
+      // each block's act3, which follows the residual add
+      const fusedRelus = namedModules(model).filter(([n, m]) => m instanceof ReLU && !n.endsWith('act3')).length;
       const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
       const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
       const count = async (run: () => Dual) => {
@@ -200,8 +203,9 @@ describe('ResNet family', () => {
       await count(forward); // compiles the pipelines
       const folded = await count(forward);
       const unfolded = await count(() => withoutFolding(forward));
-      // a BatchNorm pass is one dispatch for the value and one for the tangents
-      expect(unfolded - folded).toBe(2 * norms);
+      // a BatchNorm pass is one dispatch for the value and one for the tangents, a ReLU
+      // one for both
+      expect(unfolded - folded).toBe(2 * norms + fusedRelus);
       disposeWeights(model);
       x.dispose();
       t.dispose();
@@ -212,6 +216,7 @@ describe('ResNet family', () => {
       const io = (await loadSafetensors(`${FIXTURES}resnet50_mini.io.safetensors`)).tensors;
       const model = createModel('resnet50', weights);
       const norms = namedModules(model).filter(([, m]) => m instanceof BatchNorm2d).length;
+      const fusedRelus = namedModules(model).filter(([n, m]) => m instanceof ReLU && !n.endsWith('act3')).length;
       const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
       const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
       const run = async (watch?: string[]) => {
@@ -230,8 +235,11 @@ describe('ResNet family', () => {
       expect(some.seen).toContain('layer1.0.bn2');
       expect(some.seen).not.toContain('layer1.0.conv1');
       expect(some.seen).not.toContain('layer1.0.bn1');
-      // every other conv + BatchNorm pair folded: no BatchNorm pass for value or tangents
-      expect(all.dispatches - some.dispatches).toBe(2 * (norms - 1));
+      // every other conv + BatchNorm pair folded, and the ReLUs after them fused: no
+      // BatchNorm or ReLU pass for value or tangents (layer1.0.act2 follows the watched conv)
+      expect(some.seen).toContain('layer1.0.act2');
+      expect(some.seen).not.toContain('layer1.0.act1');
+      expect(all.dispatches - some.dispatches).toBe(2 * (norms - 1) + fusedRelus - 1);
       all.values.forEach((v, i) => {
         const scale = Math.max(...v.map(Math.abs));
         v.forEach((a, j) => expect(Math.abs(a - some.values[i]![j]!)).toBeLessThan(1e-5 * scale));

@@ -3,7 +3,7 @@ import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { elementwiseCases, reluAtZero } from './cases/elementwise.js';
 import { directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
-import { convCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
+import { convCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
@@ -41,4 +41,5 @@ runOpTable([
   ...directMatmulCases,
   ...subgroupMatmulCases,
   ...subgroupConvCases,
+  ...convReluCases,
 ]);

@@ -3,9 +3,9 @@ import type { AdapterProfile } from '../adapter.js';
 import { Tensor } from '../tensor.js';
 import type { Dual, Operand } from '../dual.js';
 import { bind } from '../bind.js';
-import { linearInBatch, type PrimitiveTable } from '../primitives.js';
+import { linearInBatch, requireConstant, type PrimitiveTable } from '../primitives.js';
 import { UniformWriter } from '../../shaders/common.js';
-import { add } from './elementwise.js';
+import { add, relu } from './elementwise.js';
 import { matmulTensor } from './matmul.js';
 import {
   depthwiseKernel,
@@ -14,6 +14,7 @@ import {
   directKernel,
   directKey,
   DIRECT_WG,
+  ConvAct,
   implicitGemmKernel,
   implicitGemmKey,
   type DepthwiseSpec,
@@ -30,6 +31,9 @@ export interface Conv2dParams {
   algorithm: ConvAlgorithm;
   /** the direct kernel's tiling, forced (tests); else picked per adapter and shape */
   direct?: DirectConvTiling;
+  /** the output through ReLU: in the direct kernel's epilogue (the tangents masked there
+   * by the value), else a ReLU after the convolution */
+  relu: boolean;
 }
 
 /** Outputs per thread of the direct kernel: `rm` channels times `rn` adjacent outputs of
@@ -58,6 +62,8 @@ export interface Conv2dOptions {
   groups?: number;
   algorithm?: ConvAlgorithm;
   direct?: DirectConvTiling;
+  /** relu(conv(x) + b), fused where it can be (models fuse conv + BatchNorm + ReLU) */
+  relu?: boolean;
 }
 
 const MAX_GROUPS = 65535;
@@ -82,6 +88,7 @@ export function conv2dParams(o: Conv2dOptions = {}): Conv2dParams {
     groups,
     algorithm: o.algorithm ?? 'auto',
     ...(o.direct ? { direct: o.direct } : {}),
+    relu: o.relu ?? false,
   };
 }
 
@@ -185,7 +192,11 @@ export function directConvTiling(
   return { rm: fit(shape.taps <= 9 ? 16 : 8), rn: shape.wout >= 16 ? 16 : shape.wout > 4 ? 8 : 4, subgroups: profile.subgroupSize > 0 };
 }
 
-function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor): void {
+/** The epilogue of a direct dispatch: none, ReLU, or the ReLU's tangent mask (the value
+ * for the primal batch of `batch` entries). */
+type Epilogue = { act: ConvAct; mask?: Tensor; batch?: number };
+
+function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor, epi: Epilogue = { act: ConvAct.none }): void {
   const g = p.groups;
   const cg = s.cin / g;
   const mg = s.cout / g;
@@ -207,12 +218,12 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
   runtime().dispatch({
     key: directKey(spec),
     source: () => directKernel(spec),
-    inputs: [x.buffer, wt.buffer, (bias ?? wt).buffer],
+    inputs: [x.buffer, wt.buffer, (bias ?? wt).buffer, (epi.mask ?? wt).buffer],
     outputs: [y.buffer],
     uniform: new UniformWriter()
       .u32(s.cin, h, w, s.cout, hout, wout, cg, mg, cg * s.kh * s.kw, segs, threads, mTiles)
       .u32(p.stride[0], p.dilation[0], p.padding[0], p.padding[1])
-      .u32(bias ? 1 : 0)
+      .u32(bias ? 1 : 0, epi.act, epi.batch ?? 1)
       .finish(),
     workgroups: [gx, mTiles * g, Math.ceil(groupsX / gx)],
   });
@@ -283,7 +294,15 @@ function matmulConv(s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null): T
   return y;
 }
 
-function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null): Tensor {
+/** Whether conv2dImpl runs the direct kernel for this shape (it then takes an epilogue). */
+function runsDirect(p: Conv2dParams, s: ConvShape): boolean {
+  if (s.b > 0 && isPointwise(p, s) && (p.algorithm === 'matmul' || (p.algorithm === 'auto' && !preferDirect()))) return false;
+  return p.algorithm === 'direct' || (p.algorithm === 'auto' && preferDirect());
+}
+
+/** The convolution without its ReLU (p.relu is the caller's), or with `epi` where it
+ * runs direct. */
+function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null, epi?: Epilogue): Tensor {
   const s = checkShapes(p, x, wt, bias);
   if (p.algorithm === 'matmul' && !isPointwise(p, s)) {
     throw new Error('conv2d: the matmul path needs a 1x1, stride-1, unpadded, ungrouped convolution');
@@ -298,15 +317,50 @@ function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null)
     if (!depthwiseConv(p, s, x, wt, bias, y)) {
       throw new Error(`conv2d: the depthwise kernel needs groups == Cin == Cout and a filter patch that fits shared memory`);
     }
-  } else if (p.algorithm === 'direct' || preferDirect()) directConv(p, s, x, wt, bias, y);
+  } else if (p.algorithm === 'direct' || preferDirect()) directConv(p, s, x, wt, bias, y, epi);
   else if (!depthwiseConv(p, s, x, wt, bias, y)) implicitGemmConv(p, s, x, wt, bias, y);
   return y;
 }
 
+const linearConv = linearInBatch<Conv2dParams>('conv2d', (p, [x, wt, bias]) => conv2dImpl(p, x!, wt!, bias ?? null), [2]);
+
 export const convPrims: PrimitiveTable<ConvParams> = {
-  // d conv(x; W, b) = conv(dx; W): linear in x, weights constant; tangents run as a
-  // batch of K*B through the same kernel without bias
-  conv2d: linearInBatch('conv2d', (p, [x, wt, bias]) => conv2dImpl(p, x!, wt!, bias ?? null), [2]),
+  conv2d: {
+    impl(p, primals) {
+      const [x, wt, bias] = primals;
+      if (!p.relu) return linearConv.impl(p, primals);
+      if (runsDirect(p, checkShapes(p, x!, wt!, bias ?? null))) return conv2dImpl(p, x!, wt!, bias ?? null, { act: ConvAct.relu });
+      const z = linearConv.impl(p, primals);
+      const y = relu(z).primal;
+      z.dispose();
+      return y;
+    },
+    // d conv(x; W, b) = conv(dx; W): linear in x, weights constant; tangents run as a
+    // batch of K*B through the same kernel without bias. With the ReLU,
+    // d relu(z) = [z > 0] dz, and z > 0 exactly where relu(z) > 0: the direct kernel
+    // masks the tangents by the value it made; elsewhere the ReLU's own rule runs after
+    jvp(p, primals, tangents) {
+      const [x, wt, bias] = primals;
+      if (!p.relu) return linearConv.jvp(p, primals, tangents);
+      if (!runsDirect(p, checkShapes(p, x!, wt!, bias ?? null))) {
+        const z = linearConv.jvp(p, primals, tangents);
+        const y = relu(z);
+        z.primal.dispose();
+        z.tangents?.dispose();
+        return y;
+      }
+      requireConstant(tangents, 'conv2d');
+      const y = conv2dImpl(p, x!, wt!, bias ?? null, { act: ConvAct.relu });
+      const t = tangents[0]!;
+      const k = t.shape[0]!;
+      const folded = t.reshape([k * t.shape[1]!, ...t.shape.slice(2)]);
+      const out = conv2dImpl(p, folded, wt!, null, { act: ConvAct.reluMask, mask: y, batch: x!.shape[0]! });
+      folded.dispose();
+      const ty = out.reshape([k, ...y.shape]);
+      out.dispose();
+      return { primal: y, tangents: ty };
+    },
+  },
 };
 
 /** 2-D convolution (cross-correlation, as PyTorch): x [B, Cin, H, W], weight

@@ -2,6 +2,7 @@ import { ops, type Operand } from '../../engine/index.js';
 import type { ConvAlgorithm, DirectConvTiling } from '../../engine/ops/conv.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
 import { conv2dRef, type ConvRefOptions } from '../ref/conv.js';
+import { unaryRef } from '../ref/elementwise.js';
 
 interface ConvRow {
   name: string;
@@ -118,3 +119,31 @@ const subgroupRows: [ConvRow, DirectConvTiling][] = [
 ];
 
 export const subgroupConvCases: OpCase[] = subgroupRows.map(([r, t]) => convCase(r, 'direct', t));
+
+/** relu(conv(x) + b), the epilogue fused in the direct kernel (tangents masked by the
+ * value, for every batch entry of the K*B tangent batch) and composed on the other
+ * paths. The float64 step is small so a central difference does not straddle the kink. */
+function convReluCase(r: ConvRow, algorithm: ConvAlgorithm, direct?: DirectConvTiling): OpCase {
+  const c = convCase(r, algorithm, direct);
+  const opts = { ...r.o, algorithm, ...(direct ? { direct } : {}), relu: true };
+  return {
+    ...c,
+    name: `${c.name.replace(/^conv2d/, 'conv2d+relu')}`,
+    gpu: ([xi, wi, bi]) => ops.conv2d(xi!, wi!, (bi as Operand | undefined) ?? null, opts),
+    ref: (xs) => unaryRef('relu')(c.ref(xs)),
+    h: 1e-7,
+  };
+}
+
+const reluRows: [ConvRow, ConvAlgorithm, DirectConvTiling?][] = [
+  [{ name: '3x3 pad 1, Cout=70, 9x9 with bias', x: [1, 20, 9, 9], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } }, 'direct', { rm: 32, rn: 8, subgroups: true }],
+  [{ name: '3x3 pad 1, batch 2, Cout=70 with bias', x: [2, 20, 9, 9], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } }, 'direct', { rm: 16, rn: 16 }],
+  [{ name: '1x1 batch 2, Cout=70, 9x9 with bias (flat rows)', x: [2, 40, 9, 9], w: [70, 40, 1, 1], bias: true }, 'direct', { rm: 64, rn: 8, subgroups: true }],
+  [{ name: '1x1 batch 3, Cout=6, 5x5', x: [3, 8, 5, 5], w: [6, 8, 1, 1] }, 'direct', { rm: 16, rn: 16, subgroups: true }],
+  [{ name: '7x7 stride 2 pad 3 (ResNet stem), batch 2', x: [2, 3, 15, 15], w: [16, 3, 7, 7], bias: true, o: { stride: [2, 2], padding: [3, 3] } }, 'auto'],
+  [{ name: 'batch 2, 3x3 stride 2 pad 1', x: [2, 12, 11, 11], w: [40, 12, 3, 3], bias: true, o: { stride: [2, 2], padding: [1, 1] } }, 'implicit-gemm'],
+  [{ name: '1x1 batch 2 with bias (pointwise)', x: [2, 8, 5, 5], w: [6, 8, 1, 1], bias: true }, 'matmul'],
+  [{ name: 'depthwise 3x3 pad 1 with bias', x: [2, 4, 9, 9], w: [4, 1, 3, 3], bias: true, o: { padding: [1, 1], groups: 4 } }, 'depthwise'],
+];
+
+export const convReluCases: OpCase[] = reluRows.map(([r, a, t]) => convReluCase(r, a, t));
