@@ -15,8 +15,9 @@ Measure on this adapter: a peak f32 FLOP/s (independent FMA chains), the GEMM at
 --model, also one forward pass against all ten Lie derivatives in one pass (forward_ms,
 lie10_ms, ratio, images_per_s) on seeded random weights at S px (default 224), batch N
 (default 1). Times are medians of N runs (default 5; 3 for a model) after a warm-up.
-With --layerwise, also one layerwise attribution run (translate_x) timed once, as
-layerwise_ms and its ratio to forward_ms. With --profile, every dispatch of one forward
+With --layerwise, also layerwise attribution (translate_x) run twice and each timed
+once: layerwise_ms (the second, warm like the medians) and its ratio to forward_ms,
+and layerwise_first_ms (compiling pipelines and allocating buffers on the way). With --profile, every dispatch of one forward
 and of the ten-generator pass is timed on the GPU (timestamp queries) and summed per
 op family and kernel variant (table on stdout, all rows in the JSON).
 Absolute numbers only mean something for the adapter printed with them.`;
@@ -64,7 +65,7 @@ export async function bench(argv: string[]): Promise<void> {
       const l = await benchLayerwise(loaded.model, size, batch);
       const ratio = l.layerwise_ms / t.forward_ms;
       model = { ...model, ...l, layerwise_ratio: ratio };
-      console.log(`layerwise (translate_x, ${l.layers} layers, ${l.passes} passes): ${l.layerwise_ms.toFixed(1)} ms, ${ratio.toFixed(1)} forward passes`);
+      console.log(`layerwise (translate_x, ${l.layers} layers, ${l.passes} passes): ${l.layerwise_ms.toFixed(1)} ms, ${ratio.toFixed(1)} forward passes (first run ${l.layerwise_first_ms.toFixed(1)} ms)`);
     }
     if (flags.profile) {
       if (!rt.profile.timestamps) throw new LeeError('--profile: this adapter has no timestamp-query feature');
