@@ -41,8 +41,9 @@ random shifts and rotations, on 50 bundled test images, layer by layer side by s
   --interp     bilinear (default, the paper's) or bicubic
   --batch      images per pass (default 4; the demo 25)
   --chunk      at most N layers carried per forward pass as tangent directions (default:
-               as many as keep each tangent stack within 256 MiB); fewer is less GPU
-               memory and more passes
+               as many as keep each tangent stack within a quarter of the adapter's
+               largest storage binding, at most 256 MiB); fewer is less GPU memory and
+               more passes
   --out        CSV, one row per image and layer: layer, type, order, image, sq_norm
                (||c_i||^2, the paper's quantity), share (||c_i|| / sum_j ||c_j||),
                model, transform, residual
