@@ -224,8 +224,10 @@ export async function layerwise(model: Module, images: Tensor, opts: LayerwiseOp
   for (const [p, pass] of plan.entries()) {
     opts.signal?.throwIfAborted();
     const out = await take(contributionPass(model, images, pass, opts.transform, interp));
-    // a slot whose layer's output never reaches the softmax stays zero
-    pass.forEach((l, k) => (k + 1) * per <= out.length && contributions[l.order]!.set(out.subarray(k * per, (k + 1) * per)));
+    pass.forEach((l, k) => {
+      // a slot whose layer's output never reaches the softmax stays zero
+      if ((k + 1) * per <= out.length) contributions[l.order]!.set(out.subarray(k * per, (k + 1) * per));
+    });
     opts.onPass?.(p + 2, plan.length + 1);
   }
 

@@ -26,11 +26,6 @@ function call(layer: LayerCall, fn: (x: Dual) => Dual, x: Dual): Dual {
   return hook(k === 0 ? layer : { ...layer, name: `${layer.name}#${k}` }, fn, x);
 }
 
-/** Whether a layer hook is watching: fusions that would hide a layer stay off then. */
-export function hookActive(): boolean {
-  return active !== null;
-}
-
 /** Whether the active hook must see `m`'s calls or a layer inside it (any, when the hook
  * named none): a fusion that would hide them stays off. */
 export function watched(m: Module): boolean {

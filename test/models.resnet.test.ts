@@ -23,6 +23,20 @@ interface LeafRecord {
 
 // One runtime for the whole file (runParity opens and closes it): pipelines compile
 // slowly on software adapters, and the later tests reuse the fixtures' kernels.
+/** resnet50_mini with its fixture input and one tangent, and how many passes folding
+ * removes: its BatchNorms, and every ReLU straight after a conv + BatchNorm (run in the
+ * conv's epilogue): all but each block's act3, which follows the residual add. */
+async function foldingFixture() {
+  const weights = (await loadSafetensors(`${FIXTURES}resnet50_mini.safetensors`)).tensors;
+  const io = (await loadSafetensors(`${FIXTURES}resnet50_mini.io.safetensors`)).tensors;
+  const model = createModel('resnet50', weights);
+  const norms = namedModules(model).filter(([, m]) => m instanceof BatchNorm2d).length;
+  const fusedRelus = namedModules(model).filter(([n, m]) => m instanceof ReLU && !n.endsWith('act3')).length;
+  const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
+  const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
+  return { model, norms, fusedRelus, x, t };
+}
+
 describe('ResNet family', () => {
   it('covers every ResNet fixture', () => {
     expect(resnetFixtures.map((f) => f.name).sort()).toEqual(
@@ -183,15 +197,7 @@ describe('ResNet family', () => {
     });
 
     it('folding runs no BatchNorm pass and no ReLU pass after one: every conv + BatchNorm (+ ReLU) is one dispatch (two with tangents) once folded', async () => {
-      const weights = (await loadSafetensors(`${FIXTURES}resnet50_mini.safetensors`)).tensors;
-      const io = (await loadSafetensors(`${FIXTURES}resnet50_mini.io.safetensors`)).tensors;
-      const model = createModel('resnet50', weights);
-      const norms = namedModules(model).filter(([, m]) => m instanceof BatchNorm2d).length;
-      // every ReLU straight after a conv + BatchNorm runs in the conv's epilogue: all but
-      // each block's act3, which follows the residual add
-      const fusedRelus = namedModules(model).filter(([n, m]) => m instanceof ReLU && !n.endsWith('act3')).length;
-      const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
-      const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
+      const { model, norms, fusedRelus, x, t } = await foldingFixture();
       const count = async (run: () => Dual) => {
         const before = runtime().dispatches;
         const out = tidy(run);
@@ -212,13 +218,7 @@ describe('ResNet family', () => {
     });
 
     it('under a layer hook only the watched layers stay unfolded, with the same values', async () => {
-      const weights = (await loadSafetensors(`${FIXTURES}resnet50_mini.safetensors`)).tensors;
-      const io = (await loadSafetensors(`${FIXTURES}resnet50_mini.io.safetensors`)).tensors;
-      const model = createModel('resnet50', weights);
-      const norms = namedModules(model).filter(([, m]) => m instanceof BatchNorm2d).length;
-      const fusedRelus = namedModules(model).filter(([n, m]) => m instanceof ReLU && !n.endsWith('act3')).length;
-      const x = Tensor.fromData(io.get('input')!.data, io.get('input')!.shape);
-      const t = Tensor.fromData(io.get('tangent')!.data, [1, ...io.get('tangent')!.shape]);
+      const { model, norms, fusedRelus, x, t } = await foldingFixture();
       const run = async (watch?: string[]) => {
         const seen: string[] = [];
         const before = runtime().dispatches;

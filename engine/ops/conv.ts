@@ -294,10 +294,14 @@ function matmulConv(s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null): T
   return y;
 }
 
+/** Whether conv2dImpl runs this shape as a batched matmul. */
+function runsMatmul(p: Conv2dParams, s: ConvShape): boolean {
+  return s.b > 0 && isPointwise(p, s) && (p.algorithm === 'matmul' || (p.algorithm === 'auto' && !preferDirect()));
+}
+
 /** Whether conv2dImpl runs the direct kernel for this shape (it then takes an epilogue). */
 function runsDirect(p: Conv2dParams, s: ConvShape): boolean {
-  if (s.b > 0 && isPointwise(p, s) && (p.algorithm === 'matmul' || (p.algorithm === 'auto' && !preferDirect()))) return false;
-  return p.algorithm === 'direct' || (p.algorithm === 'auto' && preferDirect());
+  return !runsMatmul(p, s) && (p.algorithm === 'direct' || (p.algorithm === 'auto' && preferDirect()));
 }
 
 /** The convolution without its ReLU (p.relu is the caller's), or with `epi` where it
@@ -307,9 +311,7 @@ function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null,
   if (p.algorithm === 'matmul' && !isPointwise(p, s)) {
     throw new Error('conv2d: the matmul path needs a 1x1, stride-1, unpadded, ungrouped convolution');
   }
-  if (s.b > 0 && isPointwise(p, s) && (p.algorithm === 'matmul' || (p.algorithm === 'auto' && !preferDirect()))) {
-    return matmulConv(s, x, wt, bias);
-  }
+  if (runsMatmul(p, s)) return matmulConv(s, x, wt, bias);
   const y = Tensor.empty([s.b, s.cout, s.hout, s.wout]);
   if (y.size === 0) return y;
   if (p.algorithm === 'implicit-gemm') implicitGemmConv(p, s, x, wt, bias, y);
@@ -317,7 +319,7 @@ function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null,
     if (!depthwiseConv(p, s, x, wt, bias, y)) {
       throw new Error(`conv2d: the depthwise kernel needs groups == Cin == Cout and a filter patch that fits shared memory`);
     }
-  } else if (p.algorithm === 'direct' || preferDirect()) directConv(p, s, x, wt, bias, y, epi);
+  } else if (runsDirect(p, s)) directConv(p, s, x, wt, bias, y, epi);
   else if (!depthwiseConv(p, s, x, wt, bias, y)) implicitGemmConv(p, s, x, wt, bias, y);
   return y;
 }
