@@ -2,8 +2,8 @@ import { beforeAll, afterAll } from 'vitest';
 import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { elementwiseCases, reluAtZero } from './cases/elementwise.js';
-import { directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
-import { convCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
+import { compactMatmulCases, directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
+import { compactConvCases, convCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
@@ -42,4 +42,6 @@ runOpTable([
   ...subgroupMatmulCases,
   ...subgroupConvCases,
   ...convReluCases,
+  ...compactMatmulCases,
+  ...compactConvCases,
 ]);

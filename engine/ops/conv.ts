@@ -180,16 +180,31 @@ function implicitGemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, 
  * gained 3x3 little and compile 2.5x longer: 22-29 s a variant, vec4 loads of inputs and
  * weights nothing). SwiftShader: 16 channels x 16 outputs, 8 channels for filters larger
  * than 3x3 (the stem), shorter rows on small maps; sharing over its subgroups of 4
- * gained 1.25-1.35x. Fewer channels than a block take the power of two below. */
+ * gained 1.25-1.35x. Fewer channels than a block take the power of two below.
+ *
+ * Compile time grows with the register tile (SwiftShader about 10 ms per accumulator;
+ * lavapipe 7-20 s for a 32 x 4 or 32 x 8 variant, 1-1.3 s for 8 x 4), so a convolution
+ * with less than `COMPACT_CONV_BELOW` FLOPs per image (a small model at 32 px, ResNet-50
+ * past 64 px only in its last stage) takes a compact tile: its whole run costs less than
+ * compiling the large one. On the demo ResNet's shapes at batch 350, lavapipe's 8 x 4
+ * ran within 10 % of the large tiles; SwiftShader's 8 x 8 matched them where rows are
+ * longer than 4 (16 x 4 on shorter rows). */
+export const COMPACT_CONV_BELOW = 2 ** 23;
+
 export function directConvTiling(
   profile: Pick<AdapterProfile, 'kind' | 'subgroupSize'>,
-  shape: { mg: number; taps: number; wout: number; flat: boolean },
+  shape: { mg: number; taps: number; wout: number; flat: boolean; flops: number },
 ): DirectConvTiling {
   const fit = (most: number) => Math.min(most, 2 ** Math.floor(Math.log2(Math.max(1, shape.mg))));
+  const compact = shape.flops < COMPACT_CONV_BELOW;
   if (profile.kind === 'llvmpipe' && profile.subgroupSize === 8) {
+    if (compact) return { rm: fit(8), rn: 4, subgroups: true };
     return { rm: fit(shape.flat ? 64 : 32), rn: shape.wout > 4 ? 8 : 4, subgroups: true };
   }
-  return { rm: fit(shape.taps <= 9 ? 16 : 8), rn: shape.wout >= 16 ? 16 : shape.wout > 4 ? 8 : 4, subgroups: profile.subgroupSize > 0 };
+  const rn = shape.wout >= 16 && !compact ? 16 : shape.wout > 4 ? 8 : 4;
+  // compact: at most 64 accumulators (16 channels only on rows of 4)
+  const channels = shape.taps > 9 || (compact && rn > 4) ? 8 : 16;
+  return { rm: fit(channels), rn, subgroups: profile.subgroupSize > 0 };
 }
 
 /** The epilogue of a direct dispatch: none, ReLU, or the ReLU's tangent mask (the value
@@ -204,7 +219,8 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
   const flat = s.kh === 1 && s.kw === 1 && p.stride.every((v) => v === 1) && p.padding.every((v) => v === 0);
   const [h, w, hout, wout] = flat ? [1, s.h * s.w, 1, s.h * s.w] : [s.h, s.w, s.hout, s.wout];
   const profile = runtime().profile;
-  const { rm, rn, subgroups } = p.direct ?? directConvTiling(profile, { mg, taps: s.kh * s.kw, wout, flat });
+  const flops = 2 * s.cout * s.hout * s.wout * cg * s.kh * s.kw;
+  const { rm, rn, subgroups } = p.direct ?? directConvTiling(profile, { mg, taps: s.kh * s.kw, wout, flat, flops });
   // a broadcast stays inside one workgroup, whose lanes share the channel block
   const size = profile.subgroupSize;
   const sg = subgroups && size > 0 && rm % size === 0 ? size : 0;

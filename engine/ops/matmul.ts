@@ -1,4 +1,5 @@
 import { runtime } from '../runtime.js';
+import type { AdapterProfile } from '../adapter.js';
 import { Tensor, numel, type Shape } from '../tensor.js';
 import { tangentCount, type Dual, type Operand } from '../dual.js';
 import { bind } from '../bind.js';
@@ -39,13 +40,35 @@ const LARGE_TILES_FROM = 256;
  * mixing 4-10x faster. On lavapipe a Linear (B^T, K % 4 == 0) shares B's loads over
  * subgroups of 8 at 8 x 16 per thread: 13-19 GFLOP/s on ViT-B's shapes, 9-14 on
  * Mixer-B's; SwiftShader's subgroups of 4 gained nothing. Fewer rows than a block take
- * the next power of two. */
-function directTilingFor(p: Plan, transB: boolean): DirectGemmTiling | undefined {
-  const profile = runtime().profile;
+ * the next power of two.
+ *
+ * A 16 x 16 tile takes SwiftShader 1.2-2.4 s to compile and lavapipe 7-12 s; 8 x 8 takes
+ * 0.2-0.5 s and 1.3-2.6 s. Small products take it (`compactGemm`), where their run
+ * costs less than that compile: on a 32 px ViT's shapes 8 x 8 ran 0.7-1.3x the large
+ * tile's speed, and 2.6x faster on lavapipe's per-head products of 17 tokens. */
+export function directGemmTiling(
+  profile: Pick<AdapterProfile, 'kind' | 'software' | 'subgroupSize'>,
+  p: Pick<Plan, 'm' | 'n' | 'k' | 'dims'>,
+  transB: boolean,
+): DirectGemmTiling | undefined {
   if (!profile.software) return undefined;
   const subgroups = profile.kind === 'llvmpipe' && profile.subgroupSize === 8 && transB && p.k % 4 === 0;
-  const block = subgroups ? 8 : 16;
-  return { rm: p.m >= block ? block : 2 ** Math.ceil(Math.log2(Math.max(1, p.m))), rn: 16, ...(subgroups ? { subgroups } : {}) };
+  const compact = compactGemm(p);
+  const block = subgroups || compact ? 8 : 16;
+  const rm = p.m >= block ? block : 2 ** Math.ceil(Math.log2(Math.max(1, p.m)));
+  return { rm, rn: compact ? 8 : 16, ...(subgroups ? { subgroups } : {}) };
+}
+
+/** FLOPs per row of C (a B shared by the batch: a Linear's weight) and per product (a
+ * batch of different Bs: attention's per-head products) below which a product is small:
+ * a 32 px ViT's Linear layers and heads are, ViT-B's (1.2M per row, 5M per head) and
+ * Mixer-B's are not. */
+export const COMPACT_GEMM_ROW_BELOW = 2 ** 16;
+export const COMPACT_GEMM_PRODUCT_BELOW = 2 ** 20;
+
+function compactGemm(p: Pick<Plan, 'm' | 'n' | 'k' | 'dims'>): boolean {
+  const row = 2 * p.n * p.k;
+  return p.dims.length === 0 ? row < COMPACT_GEMM_ROW_BELOW : row * p.m < COMPACT_GEMM_PRODUCT_BELOW;
 }
 
 function tilingFor(p: Plan): GemmTiling {
@@ -113,7 +136,7 @@ function gemm(o: MatmulOptions, a: Tensor, b: Tensor, bias: Tensor | null, c0: T
   if (c0 && c0.size !== numel(p.shape)) throw new Error('matmul: accumulator shape mismatch');
   const c = Tensor.empty(p.shape);
   if (c.size === 0) return c;
-  const direct = o.direct ?? (o.tiling ? undefined : directTilingFor(p, transB));
+  const direct = o.direct ?? (o.tiling ? undefined : directGemmTiling(runtime().profile, p, transB));
   if (direct) directGemm(direct, transB, p, a, b, bias, c0, c);
   else tiledGemm(o.tiling ?? tilingFor(p), transB, p, a, b, bias, c0, c);
   return c;

@@ -147,3 +147,13 @@ const reluRows: [ConvRow, ConvAlgorithm, DirectConvTiling?][] = [
 ];
 
 export const convReluCases: OpCase[] = reluRows.map(([r, a, t]) => convReluCase(r, a, t));
+
+/** The compact tiles small convolutions take on CPU drivers, forced on the demo ResNet's
+ * shapes (64-channel stem at 32 px, a 3x3 at 8x8, one on a 2x2 map) with fused ReLU. */
+const compactRows: [ConvRow, DirectConvTiling][] = [
+  [{ name: '7x7 stride 2 pad 3, 3->64 at 32x32 (demo stem) with bias', x: [1, 3, 32, 32], w: [64, 3, 7, 7], bias: true, o: { stride: [2, 2], padding: [3, 3] } }, { rm: 8, rn: 8, subgroups: true }],
+  [{ name: '3x3 pad 1, 16->16 at 8x8, batch 2', x: [2, 16, 8, 8], w: [16, 16, 3, 3], o: { padding: [1, 1] } }, { rm: 8, rn: 4, subgroups: true }],
+  [{ name: '3x3 pad 1, 24->40 at 2x2 with bias (ragged channel block)', x: [2, 24, 2, 2], w: [40, 24, 3, 3], bias: true, o: { padding: [1, 1] } }, { rm: 16, rn: 4, subgroups: true }],
+];
+
+export const compactConvCases: OpCase[] = compactRows.flatMap(([r, t]) => [convCase(r, 'direct', t), convReluCase(r, 'direct', t)]);

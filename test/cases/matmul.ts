@@ -117,3 +117,18 @@ export const subgroupMatmulCases: OpCase[] = [
     ref: ([x, w, b]) => linearRef(x!, w!, b!),
   },
 ];
+
+/** The compact 8 x 8 tile small products take on CPU drivers (a 32 px ViT's Linear
+ * layers and heads), forced: a Linear with bias, shared over subgroups, and per-head
+ * products of 17 tokens in both layouts. */
+export const compactMatmulCases: OpCase[] = [
+  {
+    name: 'linear direct 8x8 [3,17,48] with weight [44,48] and bias',
+    inputs: [{ shape: [3, 17, 48] }, { shape: [44, 48], constant: true }, { shape: [44], constant: true }],
+    gpu: ([x, w, b]) => bind('matmul', { transB: true, direct: { rm: 8, rn: 8 } }, [x!, w!, b!]),
+    ref: ([x, w, b]) => linearRef(x!, w!, b!),
+  },
+  product('direct 8x8 subgroups transB [3,17,48] @ [44,48]^T', [3, 17, 48], [44, 48], { transB: true, constant: 'b', direct: { rm: 8, rn: 8, subgroups: true } }),
+  product('direct 8x8 transB heads [6,17,16] @ [6,17,16]^T', [6, 17, 16], [6, 17, 16], { transB: true, direct: { rm: 8, rn: 8 } }),
+  product('direct 8x8 heads [6,17,17] @ [6,17,16]', [6, 17, 17], [6, 17, 16], { direct: { rm: 8, rn: 8 } }),
+];
