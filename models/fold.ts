@@ -23,7 +23,13 @@ export function withoutFolding<T>(fn: () => T): T {
 
 /** Whether the pair `conv` + BatchNorm (`norm`, or a module holding both) runs folded now. */
 export function folding(conv: Module, norm: Module): boolean {
-  return enabled && !watched(conv) && !watched(norm);
+  return fusing(conv, norm);
+}
+
+/** Whether these layers may run fused into one kernel now: no hook watches them (a hook
+ * sees each of timm's leaves on its own) and fusion is not switched off. */
+export function fusing(...layers: Module[]): boolean {
+  return enabled && !layers.some(watched);
 }
 
 /** A fold's weight and bias, and the tensors they were made from. */

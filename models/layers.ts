@@ -1,6 +1,6 @@
 import { ops, keep, runtime, Tensor, type Dual, type Runtime } from '../engine/index.js';
 import { Module, Param, param } from './module.js';
-import { cachedFold, foldBatchNorm, folding, type Folded } from './fold.js';
+import { cachedFold, foldBatchNorm, folding, fusing, type Folded } from './fold.js';
 import { watched } from './hooks.js';
 
 /** Leaf layers shared by the model families. Class names are torch's / timm's (they
@@ -125,6 +125,11 @@ export function convBnAct(conv: Conv2d, bn: BatchNorm2d, act: Module, x: Dual, .
   return act.forward(between.reduce((h, m) => m.forward(h), convBn(conv, bn, x)));
 }
 
+/** `act(a + b)`, a residual block's end: one pass for value and tangents when `act` is a
+ * ReLU that no layer hook watches (the add itself is exactly equivariant, no layer). */
+export function addAct(act: Module, a: Dual, b: Dual): Dual {
+  return act instanceof ReLU && fusing(act) ? ops.addRelu(a, b) : act.forward(ops.add(a, b));
+}
 
 /** nn.BatchNorm2d in eval mode: running statistics, never batch statistics. */
 export class BatchNorm2d extends Module {

@@ -1,7 +1,7 @@
-import { ops, type Dual } from '../engine/index.js';
+import type { Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Sequential } from './module.js';
-import { AvgPool2d, BatchNorm2d, BlurPool2d, Conv2d, convBn, convBnAct, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePool2d } from './layers.js';
+import { addAct, AvgPool2d, BatchNorm2d, BlurPool2d, Conv2d, convBn, convBnAct, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePool2d } from './layers.js';
 import { SEModule } from './squeeze-excite.js';
 import { IMAGENET, countIndexed, preprocess, shapeOf, type ModelSpec, type Preprocess } from './spec.js';
 
@@ -70,7 +70,7 @@ export class BasicBlock extends Module {
     y = convBn(this.conv2, this.bn2, y);
     if (this.se) y = this.se.forward(y);
     const shortcut = this.downsample ? this.downsample.forward(x) : x;
-    return this.act2.forward(ops.add(y, shortcut));
+    return addAct(this.act2, y, shortcut);
   }
 }
 
@@ -116,7 +116,7 @@ export class Bottleneck extends Module {
     if (this.se) y = this.se.forward(y);
     // timm runs the downsample branch after bn3, before the final ReLU (leaf order)
     const shortcut = this.downsample ? this.downsample.forward(x) : x;
-    return this.act3.forward(ops.add(y, shortcut));
+    return addAct(this.act3, y, shortcut);
   }
 }
 

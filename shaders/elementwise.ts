@@ -100,8 +100,10 @@ const BINARY_PARAMS = `struct P {
 }`;
 
 /** y = a op b with broadcasting (strides 0 on broadcast axes); tangents of either side
- * (shapes [K, ...a] and [K, ...b]) flow into ty [K, ...y] in the same pass. */
-export function binaryKernel(op: BinaryOp, ta: boolean, tb: boolean, rank: number): string {
+ * (shapes [K, ...a] and [K, ...b]) flow into ty [K, ...y] in the same pass. With `relu`
+ * the value goes through ReLU and the tangents are masked where it is not positive
+ * (ResNet's residual add and the activation after it, in one pass). */
+export function binaryKernel(op: BinaryOp, ta: boolean, tb: boolean, rank: number, relu = false): string {
   const { f, da, db } = BINARY[op];
   const any = ta || tb;
   const bindings = [
@@ -132,7 +134,13 @@ ${unrollAxes(
 )}
   let u = a[ia];
   let w = b[ib];
-  y[i] = ${f};
+  let z = ${f};
+#if ${relu}
+  y[i] = max(z, 0.0);
+  let live = z > 0.0;
+#else
+  y[i] = z;
+#endif
 #if ${any}
   for (var k = 0u; k < params.k; k++) {
     var t = 0.0;
@@ -141,6 +149,9 @@ ${unrollAxes(
 #endif
 #if ${tb}
     t += (${db}) * tb[k * params.nb + ib];
+#endif
+#if ${relu}
+    t = select(0.0, t, live);
 #endif
     ty[k * params.n + i] = t;
   }

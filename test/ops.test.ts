@@ -1,7 +1,7 @@
 import { beforeAll, afterAll } from 'vitest';
 import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
-import { elementwiseCases, reluAtZero } from './cases/elementwise.js';
+import { addReluCases, elementwiseCases, reluAtZero } from './cases/elementwise.js';
 import { compactMatmulCases, directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
 import { compactConvCases, convCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
@@ -44,4 +44,5 @@ runOpTable([
   ...convReluCases,
   ...compactMatmulCases,
   ...compactConvCases,
+  ...addReluCases,
 ]);

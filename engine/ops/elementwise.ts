@@ -8,7 +8,8 @@ import { binaryKernel, unaryKernel, type BinaryOp, type UnaryOp } from '../../sh
 
 export interface ElementwiseParams {
   unary: { op: UnaryOp; a?: number; b?: number };
-  binary: { op: BinaryOp };
+  /** `relu`: the result through ReLU, fused (the residual add of a ResNet block) */
+  binary: { op: BinaryOp; relu?: boolean };
 }
 
 export function broadcastShapes(a: Shape, b: Shape): number[] {
@@ -69,7 +70,9 @@ function collapse(dims: number[], sa: number[], sb: number[]): { dims: number[];
   return out;
 }
 
-function binaryDual(op: BinaryOp, a: Tensor, b: Tensor, ta: Tensor | null, tb: Tensor | null): Dual {
+function binaryDual(p: ElementwiseParams['binary'], a: Tensor, b: Tensor, ta: Tensor | null, tb: Tensor | null): Dual {
+  const { op } = p;
+  const relu = p.relu ?? false;
   const shape = broadcastShapes(a.shape, b.shape);
   const axes = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
   if (axes.dims.length > 8) throw new Error('binary ops support rank <= 8');
@@ -77,8 +80,8 @@ function binaryDual(op: BinaryOp, a: Tensor, b: Tensor, ta: Tensor | null, tb: T
   const y = Tensor.empty(shape);
   const ty = ta || tb ? Tensor.empty([k, ...shape]) : null;
   runtime().dispatch({
-    key: `binary:${op}:${!!ta}:${!!tb}:${axes.dims.length}`,
-    source: () => binaryKernel(op, !!ta, !!tb, axes.dims.length),
+    key: `binary:${op}${relu ? '+relu' : ''}:${!!ta}:${!!tb}:${axes.dims.length}`,
+    source: () => binaryKernel(op, !!ta, !!tb, axes.dims.length, relu),
     inputs: [a.buffer, b.buffer, ...(ta ? [ta.buffer] : []), ...(tb ? [tb.buffer] : [])],
     outputs: ty ? [y.buffer, ty.buffer] : [y.buffer],
     uniform: new UniformWriter()
@@ -99,9 +102,10 @@ export const elementwise: PrimitiveTable<ElementwiseParams> = {
     jvp: (p, [x], [tx]) => unaryDual(p, x!, tx!),
   },
   binary: {
-    impl: (p, [a, b]) => binaryDual(p.op, a!, b!, null, null).primal,
-    // d (a op b) = (d op/da) da + (d op/db) db, broadcasting tangents like values
-    jvp: (p, [a, b], [ta, tb]) => binaryDual(p.op, a!, b!, ta ?? null, tb ?? null),
+    impl: (p, [a, b]) => binaryDual(p, a!, b!, null, null).primal,
+    // d (a op b) = (d op/da) da + (d op/db) db, broadcasting tangents like values;
+    // d relu(a op b) = [a op b > 0] d (a op b)
+    jvp: (p, [a, b], [ta, tb]) => binaryDual(p, a!, b!, ta ?? null, tb ?? null),
   },
 };
 
@@ -128,6 +132,8 @@ export const scale = (x: Operand, a: number): Dual => affine(x, a, 0);
 export const neg = (x: Operand): Dual => affine(x, -1, 0);
 
 export const add = binary('add');
+/** relu(a + b) in one pass: the value and its tangents (masked where a + b <= 0). */
+export const addRelu = (a: Operand, b: Operand): Dual => bind('binary', { op: 'add', relu: true }, [a, b]);
 export const sub = binary('sub');
 export const mul = binary('mul');
 export const div = binary('div');

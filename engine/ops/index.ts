@@ -1,7 +1,7 @@
 /** The public ops: functions of duals (or plain tensors) returning duals. Kernel
  * tilings, rule tables and tensor-level helpers stay in their modules. */
 export { relu, relu6, gelu, geluTanh, silu, sigmoid, tanh, hardswish, exp, log, sqrt, rsqrt, square } from './elementwise.js';
-export { affine, scale, neg, add, sub, mul, div, maximum, minimum } from './elementwise.js';
+export { affine, scale, neg, add, addRelu, sub, mul, div, maximum, minimum } from './elementwise.js';
 export { matmul, linear, type MatmulOptions } from './matmul.js';
 export { conv2d, type Conv2dOptions, type ConvAlgorithm } from './conv.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from './pooling.js';

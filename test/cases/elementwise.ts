@@ -1,7 +1,7 @@
 import { ops } from '../../engine/index.js';
 import type { OpCase } from '../helpers/optest.js';
 import { binaryRef, reluJvpRef, unaryRef } from '../ref/elementwise.js';
-import { map } from '../ref/ndarray.js';
+import { map, type ND } from '../ref/ndarray.js';
 
 const positive = (rng: { uniforms(n: number, lo: number, hi: number): Float64Array }, n: number) => rng.uniforms(n, 0.2, 4);
 /** Away from the kinks at 0 (and 6, +-3) so central differences see one side. */
@@ -91,3 +91,43 @@ export const reluAtZero: OpCase = {
     },
   ],
 };
+
+const ADD_KINK_A = [1.5, -2, 7, 0.25, 0, -0, 3e-8, -3e-8, 2, -1e-3, 0.5, -0];
+const ADD_KINK_B = [-1.5, 2, -7, -0.25, 0, 0, 0, 0, 1, 0, -0.5, -0];
+const addReluRef = ([a, b]: ND[]): ND => unaryRef('relu')(binaryRef('add')(a!, b!));
+
+/** relu(a + b) in one pass (a ResNet block's end): same shapes with tangents on both
+ * sides, a broadcast operand, a constant one, and relu's convention where a + b = 0. The
+ * float64 step is small so a central difference does not straddle the kink. */
+export const addReluCases: OpCase[] = [
+  {
+    name: 'add+relu ([2,8,5,5] + [2,8,5,5], both with tangents)',
+    inputs: [{ shape: [2, 8, 5, 5] }, { shape: [2, 8, 5, 5] }],
+    gpu: ([a, b]) => ops.addRelu(a!, b!),
+    ref: addReluRef,
+    h: 1e-7,
+  },
+  {
+    name: 'add+relu (broadcast [2,3,4,5] with [3,1,5])',
+    inputs: [{ shape: [2, 3, 4, 5] }, { shape: [3, 1, 5] }],
+    gpu: ([a, b]) => ops.addRelu(a!, b!),
+    ref: addReluRef,
+    h: 1e-7,
+  },
+  {
+    name: 'add+relu ([3,4,6] + constant [3,4,6])',
+    inputs: [{ shape: [3, 4, 6] }, { shape: [3, 4, 6], constant: true }],
+    gpu: ([a, b]) => ops.addRelu(a!, b!),
+    ref: addReluRef,
+    h: 1e-7,
+    conventions: [
+      {
+        what: "relu'(0) = 0 where a + b is exactly 0 (also -0)",
+        // a + b exactly 0 for opposite values and for zeros of both signs
+        inputs: [edge(ADD_KINK_A), edge(ADD_KINK_B)],
+        tangents: [[ADD_KINK_A.map((_, i) => (i % 2 ? -1 : 1) * (1 + i / 8))], [ADD_KINK_A.map((_, i) => (i % 3) - 1.25)]],
+        jvp: ([a, b], [va]) => reluJvpRef(binaryRef('add')(a!, b!), va!),
+      },
+    ],
+  },
+];
