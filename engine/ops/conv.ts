@@ -184,11 +184,12 @@ function implicitGemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, 
  *
  * Compile time grows with the register tile (SwiftShader about 10 ms per accumulator;
  * lavapipe 7-20 s for a 32 x 4 or 32 x 8 variant, 1-1.3 s for 8 x 4), so a convolution
- * with less than `COMPACT_CONV_BELOW` FLOPs per image (a small model at 32 px, ResNet-50
- * past 64 px only in its last stage) takes a compact tile: its whole run costs less than
- * compiling the large one. On the demo ResNet's shapes at batch 350, lavapipe's 8 x 4
- * ran within 10 % of the large tiles; SwiftShader's 8 x 8 matched them where rows are
- * longer than 4 (16 x 4 on shorter rows). */
+ * with less than `COMPACT_CONV_BELOW` FLOPs per image (every layer of a small model at
+ * 32 px; none of ResNet-50's at 64 px and above, whose smallest at 224 px is 103M) takes
+ * a compact tile: for such layers a typical run gains less from the large tile than
+ * compiling it costs. On the demo ResNet's shapes at batch 350, lavapipe's 8 x 4 ran
+ * within 10 % of the large tiles; SwiftShader's 8 x 8 within 12 % where rows are longer
+ * than 4 (16 x 4 on shorter rows, where 8 x 8 ran 3x slower). */
 export const COMPACT_CONV_BELOW = 2 ** 23;
 
 export function directConvTiling(
