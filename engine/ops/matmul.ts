@@ -45,8 +45,8 @@ const LARGE_TILES_FROM = 256;
  * A 16 x 16 tile takes SwiftShader 1.2-2.4 s to compile and lavapipe 7-12 s; 8 x 8 takes
  * 0.2-0.5 s and 1.3-2.6 s. Small products take it (`compactGemm`), where a typical run
  * gains less from the large tile than compiling it costs: on a 32 px ViT's shapes 8 x 8
- * ran at 0.7-1.4x the large tile's speed on SwiftShader, 2.6x on lavapipe's per-head products of 17
- * tokens. */
+ * ran at 0.7-1.4x the large tile's speed on SwiftShader, and 2.6x on lavapipe's
+ * per-head products of 17 tokens. */
 export function directGemmTiling(
   profile: Pick<AdapterProfile, 'kind' | 'software' | 'subgroupSize'>,
   p: Pick<Plan, 'm' | 'n' | 'k' | 'dims'>,
