@@ -21,13 +21,9 @@ export function withoutFolding<T>(fn: () => T): T {
   }
 }
 
-/** Whether the pair `conv` + BatchNorm (`norm`, or a module holding both) runs folded now. */
-export function folding(conv: Module, norm: Module): boolean {
-  return fusing(conv, norm);
-}
-
-/** Whether these layers may run fused into one kernel now: no hook watches them (a hook
- * sees each of timm's leaves on its own) and fusion is not switched off. */
+/** Whether these layers may run fused into one kernel now (a conv and the BatchNorm it
+ * folds, or a module holding both; an activation after them): no hook watches them (a
+ * hook sees each of timm's leaves on its own) and fusion is not switched off. */
 export function fusing(...layers: Module[]): boolean {
   return enabled && !layers.some(watched);
 }

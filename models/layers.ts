@@ -1,7 +1,6 @@
 import { ops, keep, runtime, Tensor, type Dual, type Runtime } from '../engine/index.js';
 import { Module, Param, param } from './module.js';
-import { cachedFold, foldBatchNorm, folding, fusing, type Folded } from './fold.js';
-import { watched } from './hooks.js';
+import { cachedFold, foldBatchNorm, fusing, type Folded } from './fold.js';
 
 /** Leaf layers shared by the model families. Class names are torch's / timm's (they
  * are the module types in layerwise reports); fields are their state_dict names. */
@@ -51,7 +50,7 @@ export class Conv2d extends Module {
   }
 
   /** This conv with its BatchNorm folded into its weights (and with `relu`, a ReLU in its
-   * epilogue); the caller checks `folding(conv, bn)`. */
+   * epilogue); the caller checks `fusing(conv, bn)`. */
   forwardFolded(x: Dual, relu = false): Dual {
     const folded = this.fold();
     return this.run(x, folded.weight, folded.bias, relu);
@@ -113,14 +112,14 @@ export interface EvalNorm {
 /** `conv` then eval `bn` on its output: one folded convolution unless a layer hook
  * watches or folding is off (models/fold.ts). */
 export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Dual): Dual {
-  return folding(conv, bn) && conv.foldsInto(bn) ? conv.forwardFolded(x) : bn.forward(conv.forward(x));
+  return fusing(conv, bn) && conv.foldsInto(bn) ? conv.forwardFolded(x) : bn.forward(conv.forward(x));
 }
 
 /** `act(between(bn(conv(x))))`, where `between` are eval no-ops (timm's DropBlock
  * placeholders): one folded convolution with the ReLU in its epilogue when the pair folds
  * and neither the activation nor a no-op is watched by a layer hook. */
 export function convBnAct(conv: Conv2d, bn: BatchNorm2d, act: Module, x: Dual, ...between: Module[]): Dual {
-  const fused = act instanceof ReLU && between.every((m) => m instanceof Identity) && folding(conv, bn) && conv.foldsInto(bn) && ![act, ...between].some(watched);
+  const fused = act instanceof ReLU && between.every((m) => m instanceof Identity) && fusing(conv, bn, act, ...between) && conv.foldsInto(bn);
   if (fused) return conv.forwardFolded(x, true);
   return act.forward(between.reduce((h, m) => m.forward(h), convBn(conv, bn, x)));
 }

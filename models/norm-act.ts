@@ -2,7 +2,7 @@ import { ops, type Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Param, param } from './module.js';
 import { layerOp } from './hooks.js';
-import { folding } from './fold.js';
+import { fusing } from './fold.js';
 import { Conv2d, Identity, ReLU } from './layers.js';
 
 /** timm's fused norm + activation layers (timm/layers/norm_act.py, conv_bn_act.py),
@@ -70,7 +70,7 @@ export class ConvNormAct extends Module {
   }
   forward(x: Dual): Dual {
     // the norm folded into the conv (models/fold.ts) unless a layer hook watches
-    if (folding(this.conv, this.bn)) return this.bn.afterNorm(this.conv.forwardFolded(x));
+    if (fusing(this.conv, this.bn)) return this.bn.afterNorm(this.conv.forwardFolded(x));
     return this.bn.forward(this.conv.forward(x));
   }
 }

@@ -136,8 +136,9 @@ ${unrollAxes(
   let w = b[ib];
   let z = ${f};
 #if ${relu}
-  y[i] = max(z, 0.0);
-  let live = z > 0.0;
+  let v = z;
+  y[i] = ${UNARY.relu.f};
+  let d = ${UNARY.relu.df};
 #else
   y[i] = z;
 #endif
@@ -151,7 +152,7 @@ ${unrollAxes(
     t += (${db}) * tb[k * params.nb + ib];
 #endif
 #if ${relu}
-    t = select(0.0, t, live);
+    t *= d;
 #endif
     ty[k * params.n + i] = t;
   }

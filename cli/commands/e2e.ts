@@ -22,8 +22,8 @@ class and, for labelled images, the top-1 accuracy.
 
 With no --model, --weights, --images or --input it runs the bundled demo: eight small
 timm models trained on Fashion-MNIST (four families, each trained on the images as they
-are and with random shifts and rotations) on 250 bundled test images (25 per class), and prints each
-model's accuracy and mean |L p| per generator.
+are and with random shifts and rotations) on 250 bundled test images (25 per class), and
+prints each model's accuracy and mean |L p| per generator.
 
   --model       an architecture (\`lee models\`; timm's arch.tag names too), or a
                 Hugging Face hub id (timm/resnet50.a1_in1k, hf-hub:timm/..., @revision),
