@@ -171,6 +171,9 @@ export interface DirectSpec {
   /** subgroup size for sharing weight loads (lane l loads channel m0 + l, ... and
    * broadcasts it), or 0: each lane loads all RM */
   sg: number;
+  /** input channels per accumulator-major block (filters of at most 3 rows), or none:
+   * tap-major steps */
+  kblock?: number;
 }
 
 export const DIRECT_PARAMS = `struct P {
@@ -192,7 +195,7 @@ const DIRECT_BINDINGS = [{ name: 'x' }, { name: 'wt' }, { name: 'bias' }, { name
 export const DIRECT_WG = 64;
 
 export function directKey(s: DirectSpec): string {
-  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}${s.sg ? `:sg${s.sg}` : ''}`;
+  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}${s.sg ? `:sg${s.sg}` : ''}${s.kblock ? `:kb${s.kblock}` : ''}`;
 }
 
 /** Direct convolution without shared memory or barriers, for CPU adapters (SwiftShader,
@@ -208,67 +211,107 @@ export function directKey(s: DirectSpec): string {
  * y over (group, m-tile). */
 export function directKernel(s: DirectSpec): string {
   const { kh, kw, sw, dw, rm, rn, sg } = s;
-  if (rn % 4 || (sg && rm % sg)) throw new Error(`conv: invalid direct tiling ${directKey(s)}`);
+  if (rn % 4 || (sg && rm % sg) || (s.kblock !== undefined && !(Number.isInteger(s.kblock) && s.kblock >= 1))) throw new Error(`conv: invalid direct tiling ${directKey(s)}`);
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const span = range((rn - 1) * sw + (kw - 1) * dw + 1);
   const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
   const loads = span.filter((q) => used.has(q));
   const bindings = DIRECT_BINDINGS;
-  const tap = (kx: number) => [
-    ...(sg
-      ? [
-          ...range(rm / sg).map((q) => `      let wl${q}_${kx} = wt[wo${q} + ${kx}u];`),
-          ...range(rm).map((i) => `      let w${i}_${kx} = subgroupBroadcast(wl${Math.floor(i / sg)}_${kx}, ${i % sg}u);`),
-        ]
-      : range(rm).map((i) => `      let w${i}_${kx} = wt[wo${i} + ${kx}u];`)),
-    ...range(rn / 4).map(
-      (jj) => `      let v${jj}_${kx} = vec4f(${range(4).map((c) => `x${(4 * jj + c) * sw + kx * dw}`).join(', ')});`,
-    ),
-    ...range(rm).flatMap((i) =>
-      range(rn / 4).map((jj) => `      acc${i}_${jj} = fma(vec4f(w${i}_${kx}), v${jj}_${kx}, acc${i}_${jj});`),
-    ),
+  // Names carry the step's suffix `p` so that several steps can share one block.
+  const weightLoads = (kx: number, p: string) =>
+    sg
+      ? range(rm / sg).map((q) => `      let wl${q}_${kx}${p} = wt[wo${q}${p} + ${kx}u];`)
+      : range(rm).map((i) => `      let w${i}_${kx}${p} = wt[wo${i}${p} + ${kx}u];`);
+  const broadcast = (i: number, kx: number, p: string) =>
+    sg ? [`      let w${i}_${kx}${p} = subgroupBroadcast(wl${Math.floor(i / sg)}_${kx}${p}, ${i % sg}u);`] : [];
+  const inputVecs = (kx: number, p: string) =>
+    range(rn / 4).map(
+      (jj) => `      let v${jj}_${kx}${p} = vec4f(${range(4).map((c) => `x${(4 * jj + c) * sw + kx * dw}${p}`).join(', ')});`,
+    );
+  const tapLoads = (kx: number, p: string) => [
+    ...weightLoads(kx, p),
+    ...range(rm).flatMap((i) => broadcast(i, kx, p)),
+    ...inputVecs(kx, p),
   ];
+  const fmaLine = (i: number, jj: number, kx: number, p: string) =>
+    `      acc${i}_${jj} = fma(vec4f(w${i}_${kx}${p}), v${jj}_${kx}${p}, acc${i}_${jj});`;
   // one (input channel, filter row) step: the row span, then KW taps for RM channels.
   // In flat mode reads past a row end feed only outputs past it, which are not stored
   // (and WebGPU clamps reads past the buffer), so no bounds checks.
-  const step = (ci: string, ky: string) =>
-    [
-      '    {',
+  const stepLoads = (ci: string, ky: string, p: string) => [
+    s.flat
+      ? `      let xr${p} = xbase + (${ci}) * hw + ow0;`
+      : [
+          `      let iy${p} = iyb + i32((${ky}) * params.dh);`,
+          `      let row_ok${p} = iy${p} >= 0 && iy${p} < i32(params.h);`,
+          `      let xr${p} = i32(xbase + (${ci}) * hw) + iy${p} * i32(params.w) + ix0;`,
+        ].join('\n'),
+    ...loads.map((q) =>
       s.flat
-        ? `      let xr = xbase + (${ci}) * hw + ow0;`
-        : [
-            `      let iy = iyb + i32((${ky}) * params.dh);`,
-            `      let row_ok = iy >= 0 && iy < i32(params.h);`,
-            `      let xr = i32(xbase + (${ci}) * hw) + iy * i32(params.w) + ix0;`,
-          ].join('\n'),
-      ...loads.map((q) =>
-        s.flat
-          ? `      let x${q} = x[xr + ${q}u];`
-          : `      let x${q} = select(0.0, x[u32(select(0, xr + ${q}, row_ok && ok${q}))], row_ok && ok${q});`,
-      ),
-      `      let kofs = ((${ci}) * ${kh}u + ${ky}) * ${kw}u;`,
-      ...range(sg ? rm / sg : rm).map((i) => `      let wo${i} = wr${i} + kofs;`),
-      ...range(kw).flatMap(tap),
-      '    }',
-    ].join('\n');
+        ? `      let x${q}${p} = x[xr${p} + ${q}u];`
+        : `      let x${q}${p} = select(0.0, x[u32(select(0, xr${p} + ${q}, row_ok${p} && ok${q}))], row_ok${p} && ok${q});`,
+    ),
+    `      let kofs${p} = ((${ci}) * ${kh}u + ${ky}) * ${kw}u;`,
+    ...range(sg ? rm / sg : rm).map((i) => `      let wo${i}${p} = wr${i} + kofs${p};`),
+  ];
+  // A block's steps either run one after another, each tap's FMAs over all
+  // accumulators (tap-major), or load every step's operands first and then give each
+  // accumulator all of the block's FMAs in a row (accumulator-major): on lavapipe, where
+  // the accumulators do not fit in registers, that is one load and store of each per
+  // block instead of one per tap.
+  const block = (steps: [string, string][], accMajor: boolean) => {
+    const ps = steps.map((_, k) => (accMajor ? `_${k}` : ''));
+    const body = accMajor
+      ? [
+          ...steps.flatMap(([ci, ky], k) => [
+            ...stepLoads(ci, ky, ps[k]!),
+            ...range(kw).flatMap((kx) => [...weightLoads(kx, ps[k]!), ...inputVecs(kx, ps[k]!)]),
+          ]),
+          ...range(rm).flatMap((i) => [
+            ...ps.flatMap((p) => range(kw).flatMap((kx) => broadcast(i, kx, p))),
+            ...range(rn / 4).flatMap((jj) => ps.flatMap((p) => range(kw).map((kx) => fmaLine(i, jj, kx, p)))),
+          ]),
+        ]
+      : steps.flatMap(([ci, ky], k) => [
+          ...stepLoads(ci, ky, ps[k]!),
+          ...range(kw).flatMap((kx) => [
+            ...tapLoads(kx, ps[k]!),
+            ...range(rm).flatMap((i) => range(rn / 4).map((jj) => fmaLine(i, jj, kx, ps[k]!))),
+          ]),
+        ]);
+    return ['    {', ...body, '    }'].join('\n');
+  };
+  // the steps of input channel `ci`: its filter rows (a 1x1's one)
+  const rows = (ci: string) => range(kh).map((ky): [string, string] => [ci, `${ky}u`]);
+  const kb = s.kblock ?? 0;
   // Loop bodies are made long enough to amortise SwiftShader's per-iteration mask work:
   // 1x1 kernels take 4 input channels per iteration, short filters all their rows.
-  const loops = s.flat
-    ? `  var ci = 0u;
-  for (; ci + 4u <= params.cg; ci += 4u) {
-${range(4).map((c) => step(`ci + ${c}u`, '0u')).join('\n')}
+  // With `kblock`, an iteration is one accumulator-major block of kblock channels.
+  const unroll = kb || (s.flat ? 4 : 1);
+  const body = (ci: (c: number) => string) =>
+    kb
+      ? block(range(kb).flatMap((c) => rows(ci(c))), true)
+      : range(unroll)
+          .flatMap((c) => (s.flat ? [rows(ci(c))] : rows(ci(c)).map((r) => [r])))
+          .map((steps) => block(steps, false))
+          .join('\n');
+  const loops =
+    kh > 3
+      ? `  for (var ci = 0u; ci < params.cg; ci++) {
+    for (var ky = 0u; ky < ${kh}u; ky++) {
+${block([['ci', 'ky']], false)}
+    }
+  }`
+      : unroll === 1
+        ? `  for (var ci = 0u; ci < params.cg; ci++) {
+${body(() => 'ci')}
+  }`
+        : `  var ci = 0u;
+  for (; ci + ${unroll}u <= params.cg; ci += ${unroll}u) {
+${body((c) => `ci + ${c}u`)}
   }
   for (; ci < params.cg; ci++) {
-${step('ci', '0u')}
-  }`
-    : kh <= 3
-      ? `  for (var ci = 0u; ci < params.cg; ci++) {
-${range(kh).map((ky) => step('ci', `${ky}u`)).join('\n')}
-  }`
-      : `  for (var ci = 0u; ci < params.cg; ci++) {
-    for (var ky = 0u; ky < ${kh}u; ky++) {
-${step('ci', 'ky')}
-    }
+${block(rows('ci'), kb > 0)}
   }`;
   const wrows = sg
     ? range(rm / sg).map((q) => `  let wr${q} = (g * params.mg + min(m0 + ${q * sg}u + sgid, params.mg - 1u)) * params.kdim;`)

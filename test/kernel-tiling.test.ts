@@ -15,11 +15,23 @@ const convFlops = (cout: number, cin: number, k: number, out: number) => 2 * cou
 
 describe('direct conv tiling', () => {
   it('shares weight loads over lavapipe subgroups: 64 channels for 1x1 rows, 32 otherwise, 8 outputs', () => {
-    expect(directConvTiling(lavapipe, { mg: 256, taps: 1, wout: 3136, flat: true, flops: LARGE })).toEqual({ rm: 64, rn: 8, subgroups: true });
-    expect(directConvTiling(lavapipe, { mg: 64, taps: 9, wout: 56, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 8, subgroups: true });
-    expect(directConvTiling(lavapipe, { mg: 512, taps: 9, wout: 7, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 8, subgroups: true });
+    expect(directConvTiling(lavapipe, { mg: 256, taps: 1, wout: 3136, flat: true, flops: LARGE })).toEqual({ rm: 64, rn: 8, subgroups: true, kblock: 2 });
+    expect(directConvTiling(lavapipe, { mg: 64, taps: 9, wout: 56, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 8, subgroups: true, kblock: 1 });
+    expect(directConvTiling(lavapipe, { mg: 512, taps: 9, wout: 7, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 8, subgroups: true, kblock: 1 });
     expect(directConvTiling(lavapipe, { mg: 64, taps: 49, wout: 112, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 8, subgroups: true });
-    expect(directConvTiling(lavapipe, { mg: 128, taps: 9, wout: 4, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 4, subgroups: true });
+    expect(directConvTiling(lavapipe, { mg: 128, taps: 9, wout: 4, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 4, subgroups: true, kblock: 1 });
+    // the 1x1 stride-2 downsample: accumulator-major blocks gained nothing there
+    expect(directConvTiling(lavapipe, { mg: 512, taps: 1, wout: 28, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 8, subgroups: true });
+  });
+
+  it('orders FMAs accumulator-major only on lavapipe, and never for compact tiles', () => {
+    for (const profile of [lavapipe, swiftshader, noFixedSize]) {
+      for (const [taps, flat] of [[1, true], [9, false], [1, false], [49, false]] as const) {
+        const shape = { mg: 64, taps, wout: 56, flat };
+        expect(directConvTiling(profile, { ...shape, flops: COMPACT_CONV_BELOW - 1 }).kblock).toBeUndefined();
+        if (profile !== lavapipe) expect(directConvTiling(profile, { ...shape, flops: LARGE }).kblock).toBeUndefined();
+      }
+    }
   });
 
   it('keeps SwiftShader at 16 x 16 (8 channels past 3x3 filters, shorter rows on small maps)', () => {

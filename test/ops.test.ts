@@ -3,7 +3,7 @@ import { init, shutdown } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { addReluCases, elementwiseCases, reluAtZero } from './cases/elementwise.js';
 import { compactMatmulCases, directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
-import { compactConvCases, convCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
+import { compactConvCases, convCases, kblockConvCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
@@ -45,4 +45,5 @@ runOpTable([
   ...compactMatmulCases,
   ...compactConvCases,
   ...addReluCases,
+  ...kblockConvCases,
 ]);

@@ -18,7 +18,7 @@ interface ConvRow {
  * and for the direct kernel optionally its tiling. */
 function convCase({ name, x, w, bias = false, o = {}, edges }: ConvRow, algorithm: ConvAlgorithm = 'auto', direct?: DirectConvTiling): OpCase {
   const opts = { ...o, algorithm, ...(direct ? { direct } : {}) };
-  const tiling = direct ? ` ${direct.rm}x${direct.rn}${direct.subgroups ? ' subgroups' : ''}` : '';
+  const tiling = direct ? ` ${direct.rm}x${direct.rn}${direct.subgroups ? ' subgroups' : ''}${direct.kblock ? ` kblock ${direct.kblock}` : ''}` : '';
   return {
     name: `conv2d ${name}${algorithm === 'auto' ? '' : ` [${algorithm}${tiling}]`}`,
     inputs: [{ shape: x }, { shape: w, constant: true }, ...(bias ? [{ shape: [w[0]!], constant: true }] : [])],
@@ -157,3 +157,19 @@ const compactRows: [ConvRow, DirectConvTiling][] = [
 ];
 
 export const compactConvCases: OpCase[] = compactRows.flatMap(([r, t]) => [convCase(r, 'direct', t), convReluCase(r, 'direct', t)]);
+
+/** Accumulator-major blocks (`kblock`, lavapipe's large tiles): blocks of one and more
+ * channels with a remainder loop past the last full block, flat rows, padding, stride,
+ * dilation, ragged channel blocks, shared and unshared weight loads, and the exact
+ * tilings lavapipe takes on a ResNet-50 layer4 3x3 and a 1x1 row. */
+const kblockRows: [ConvRow, DirectConvTiling][] = [
+  [{ name: '1x1 batch 2, 7->70 at 9x9 with bias (flat, 3 blocks of 2 and 1 left)', x: [2, 7, 9, 9], w: [70, 7, 1, 1], bias: true }, { rm: 16, rn: 8, subgroups: true, kblock: 2 }],
+  [{ name: '1x1 batch 3, 10->12 at 5x5 (flat, 2 blocks of 4 and 2 left)', x: [3, 10, 5, 5], w: [12, 10, 1, 1] }, { rm: 8, rn: 4, subgroups: true, kblock: 4 }],
+  [{ name: '1x1 12->64 at 9x9 with bias (lavapipe 1x1 rows)', x: [1, 12, 9, 9], w: [64, 12, 1, 1], bias: true }, { rm: 64, rn: 8, subgroups: true, kblock: 2 }],
+  [{ name: '3x3 pad 1, 20->70 at 9x9 with bias (ragged channel blocks)', x: [1, 20, 9, 9], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } }, { rm: 32, rn: 8, subgroups: true, kblock: 1 }],
+  [{ name: 'batch 2, 3x3 stride 2 pad 1', x: [2, 12, 11, 11], w: [40, 12, 3, 3], o: { stride: [2, 2], padding: [1, 1] } }, { rm: 8, rn: 8, subgroups: true, kblock: 1 }],
+  [{ name: '3x3 dilation 2 pad 2, 5 channels in blocks of 2 and 1 left, unshared', x: [1, 5, 10, 10], w: [8, 5, 3, 3], o: { padding: [2, 2], dilation: [2, 2] } }, { rm: 8, rn: 4, kblock: 2 }],
+  [{ name: 'ResNet-50 layer4 3x3 pad 1 512->512 at 7x7 (lavapipe)', x: [1, 512, 7, 7], w: [512, 512, 3, 3], o: { padding: [1, 1] } }, { rm: 32, rn: 8, subgroups: true, kblock: 1 }],
+];
+
+export const kblockConvCases: OpCase[] = kblockRows.flatMap(([r, t], i) => [convCase(r, 'direct', t), ...(i < 4 ? [convReluCase(r, 'direct', t)] : [])]);
