@@ -51,9 +51,9 @@ export class Conv2d extends Module {
 
   /** This conv with its BatchNorm folded into its weights (and with `relu`, a ReLU in its
    * epilogue); the caller checks `fusing(conv, bn)`. */
-  forwardFolded(x: Dual, relu = false): Dual {
+  forwardFolded(x: Dual, relu = false, residual?: Dual): Dual {
     const folded = this.fold();
-    return this.run(x, folded.weight, folded.bias, relu);
+    return this.run(x, folded.weight, folded.bias, relu, residual);
   }
 
   private fold(): Folded {
@@ -94,9 +94,9 @@ export class Conv2d extends Module {
     this.folded = null;
   }
 
-  private run(x: Dual, weight: Tensor, bias: Tensor | null, relu = false): Dual {
+  private run(x: Dual, weight: Tensor, bias: Tensor | null, relu = false, residual?: Dual): Dual {
     const { stride, padding, dilation, groups } = this.options;
-    return ops.conv2d(x, weight, bias, { stride, padding, dilation, groups, relu });
+    return ops.conv2d(x, weight, bias, { stride, padding, dilation, groups, relu, ...(residual ? { residual } : {}) });
   }
 }
 
@@ -128,6 +128,15 @@ export function convBnAct(conv: Conv2d, bn: BatchNorm2d, act: Module, x: Dual, .
  * ReLU that no layer hook watches (the add itself is exactly equivariant, no layer). */
 export function addAct(act: Module, a: Dual, b: Dual): Dual {
   return act instanceof ReLU && fusing(act) ? ops.addRelu(a, b) : act.forward(ops.add(a, b));
+}
+
+/** `act(bn(conv(x)) + shortcut())`, a residual block's last convolution and its end: the
+ * add and the ReLU in the folded convolution's epilogue when all three fuse. The
+ * shortcut then runs first (it is an operand); unfused, after the BatchNorm, as timm. */
+export function convBnAddAct(conv: Conv2d, bn: BatchNorm2d, act: Module, x: Dual, shortcut: () => Dual): Dual {
+  if (act instanceof ReLU && fusing(conv, bn, act) && conv.foldsInto(bn)) return conv.forwardFolded(x, true, shortcut());
+  const y = convBn(conv, bn, x);
+  return addAct(act, y, shortcut());
 }
 
 /** nn.BatchNorm2d in eval mode: running statistics, never batch statistics. */

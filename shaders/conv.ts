@@ -174,6 +174,8 @@ export interface DirectSpec {
   /** input channels per accumulator-major block (filters of at most 3 rows), or none:
    * tap-major steps */
   kblock?: number;
+  /** adds the `res` binding (the output's shape) before the activation */
+  res?: boolean;
 }
 
 export const DIRECT_PARAMS = `struct P {
@@ -184,9 +186,10 @@ export const DIRECT_PARAMS = `struct P {
   has_bias: u32, act: u32, mb: u32, _p2: u32,
 }`;
 
-/** The direct kernel's epilogue (P.act): the sum as it is, through ReLU (a value), or
- * masked where `mask` (the ReLU's output for batch entry b % mb) is not positive (a
- * tangent: d relu(z) = [z > 0] dz). */
+/** The direct kernel's epilogue (P.act), after adding `res` at the output's own index in
+ * a `res` kernel (a residual block's shortcut, or its tangent): the sum as it is, through
+ * ReLU (a value), or masked where `mask` (the ReLU's output for batch entry b % mb) is
+ * not positive (a tangent: d relu(z) = [z > 0] dz). */
 export const ConvAct = { none: 0, relu: 1, reluMask: 2 } as const;
 export type ConvAct = (typeof ConvAct)[keyof typeof ConvAct];
 
@@ -195,7 +198,7 @@ const DIRECT_BINDINGS = [{ name: 'x' }, { name: 'wt' }, { name: 'bias' }, { name
 export const DIRECT_WG = 64;
 
 export function directKey(s: DirectSpec): string {
-  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}${s.sg ? `:sg${s.sg}` : ''}${s.kblock ? `:kb${s.kblock}` : ''}`;
+  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}${s.sg ? `:sg${s.sg}` : ''}${s.kblock ? `:kb${s.kblock}` : ''}${s.res ? ':res' : ''}`;
 }
 
 /** Direct convolution without shared memory or barriers, for CPU adapters (SwiftShader,
@@ -216,7 +219,7 @@ export function directKernel(s: DirectSpec): string {
   const span = range((rn - 1) * sw + (kw - 1) * dw + 1);
   const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
   const loads = span.filter((q) => used.has(q));
-  const bindings = DIRECT_BINDINGS;
+  const bindings = s.res ? [...DIRECT_BINDINGS.slice(0, 4), { name: 'res' }, DIRECT_BINDINGS[4]!] : DIRECT_BINDINGS;
   // Names carry the step's suffix `p` so that several steps can share one block.
   const weightLoads = (kx: number, p: string) =>
     sg
@@ -359,7 +362,7 @@ ${range(rm)
       `    let yo = ybase + (m0 + ${i}u) * p_out;`,
       `    let bv = select(0.0, bias[g * params.mg + m0 + ${i}u], params.has_bias != 0u);`,
       ...range(rn).map(
-        (j) => `    if (ow0 + ${j}u < params.wout) { y[yo + ${j}u] = epilogue(acc${i}_${Math.floor(j / 4)}[${j % 4}] + bv, yo + ${j}u - mofs); }`,
+        (j) => `    if (ow0 + ${j}u < params.wout) { y[yo + ${j}u] = epilogue(acc${i}_${Math.floor(j / 4)}[${j % 4}] + bv${s.res ? ` + res[yo + ${j}u]` : ''}, yo + ${j}u - mofs); }`,
       ),
       '  }',
     ].join('\n'),

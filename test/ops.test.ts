@@ -1,9 +1,9 @@
-import { beforeAll, afterAll } from 'vitest';
-import { init, shutdown } from '../engine/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { init, ops, shutdown, Tensor } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { addReluCases, elementwiseCases, reluAtZero } from './cases/elementwise.js';
 import { compactMatmulCases, directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
-import { compactConvCases, convCases, kblockConvCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
+import { compactConvCases, convCases, kblockConvCases, residualConvCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
@@ -46,4 +46,17 @@ runOpTable([
   ...compactConvCases,
   ...addReluCases,
   ...kblockConvCases,
+  ...residualConvCases,
 ]);
+
+describe('conv2d arguments', () => {
+  it('rejects a residual of any shape but the output\'s, and a kblock that is not a positive integer', () => {
+    const zeros = (shape: number[]) => Tensor.fromData(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    const x = zeros([1, 4, 6, 6]);
+    const w = zeros([8, 4, 3, 3]);
+    const r = zeros([1, 8, 6, 6]);
+    expect(() => ops.conv2d(x, w, null, { residual: r })).toThrow('conv2d: residual must be the output\'s shape [1, 8, 4, 4], got [1, 8, 6, 6]');
+    expect(() => ops.conv2d(x, w, null, { algorithm: 'direct', direct: { rm: 8, rn: 4, kblock: 0 } })).toThrow('conv2d: kblock must be a positive integer, got 0');
+    for (const t of [x, w, r]) t.dispose();
+  });
+});

@@ -1,11 +1,11 @@
 import { runtime } from '../runtime.js';
 import type { AdapterProfile } from '../adapter.js';
 import { Tensor } from '../tensor.js';
-import type { Dual, Operand } from '../dual.js';
+import { dual, primalOf, type Dual, type Operand } from '../dual.js';
 import { bind } from '../bind.js';
 import { linearInBatch, requireConstant, type PrimitiveTable } from '../primitives.js';
 import { UniformWriter } from '../../shaders/common.js';
-import { add, relu } from './elementwise.js';
+import { add, addRelu, relu } from './elementwise.js';
 import { matmulTensor } from './matmul.js';
 import {
   depthwiseKernel,
@@ -67,6 +67,9 @@ export interface Conv2dOptions {
   direct?: DirectConvTiling;
   /** relu(conv(x) + b), fused where it can be (models fuse conv + BatchNorm + ReLU) */
   relu?: boolean;
+  /** conv(x) + b + residual (before the ReLU), [B, Cout, Hout, Wout]: a residual block's
+   * end in the direct kernel's epilogue, else an add after the convolution */
+  residual?: Operand;
 }
 
 const MAX_GROUPS = 65535;
@@ -221,9 +224,9 @@ export function directConvTiling(
   return { rm: fit(channels), rn, subgroups: profile.subgroupSize > 0 };
 }
 
-/** The epilogue of a direct dispatch: none, ReLU, or the ReLU's tangent mask (the value
- * for the primal batch of `batch` entries). */
-type Epilogue = { act: ConvAct; mask?: Tensor; batch?: number };
+/** The epilogue of a direct dispatch: a residual added, then none, ReLU, or the ReLU's
+ * tangent mask (the value for the primal batch of `batch` entries). */
+type Epilogue = { act: ConvAct; mask?: Tensor; batch?: number; residual?: Tensor };
 
 function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: Tensor | null, y: Tensor, epi: Epilogue = { act: ConvAct.none }): void {
   const g = p.groups;
@@ -239,7 +242,7 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
   const size = profile.subgroupSize;
   const sg = subgroups && size > 0 && rm % size === 0 ? size : 0;
   if (kblock !== undefined && !(Number.isInteger(kblock) && kblock >= 1)) throw new Error(`conv2d: kblock must be a positive integer, got ${kblock}`);
-  const spec: DirectSpec = { kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat, sg, ...(kblock ? { kblock } : {}) };
+  const spec: DirectSpec = { kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat, sg, ...(kblock ? { kblock } : {}), ...(epi.residual ? { res: true } : {}) };
   const segs = Math.ceil(wout / rn);
   const threads = s.b * hout * segs;
   const mTiles = Math.ceil(mg / rm);
@@ -249,7 +252,7 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
   runtime().dispatch({
     key: directKey(spec),
     source: () => directKernel(spec),
-    inputs: [x.buffer, wt.buffer, (bias ?? wt).buffer, (epi.mask ?? wt).buffer],
+    inputs: [x.buffer, wt.buffer, (bias ?? wt).buffer, (epi.mask ?? wt).buffer, ...(epi.residual ? [epi.residual.buffer] : [])],
     outputs: [y.buffer],
     uniform: new UniformWriter()
       .u32(s.cin, h, w, s.cout, hout, wout, cg, mg, cg * s.kh * s.kw, segs, threads, mTiles)
@@ -357,39 +360,59 @@ function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null,
 
 const linearConv = linearInBatch<Conv2dParams>('conv2d', (p, [x, wt, bias]) => conv2dImpl(p, x!, wt!, bias ?? null), [2]);
 
+/** The composed form, for paths without the direct kernel's epilogue: z (the
+ * convolution, a Dual, disposed here) plus the residual, through the ReLU. */
+function composed(relued: boolean, z: Dual, residual: Dual | null): Dual {
+  const y = residual ? (relued ? addRelu(z, residual) : add(z, residual)) : relued ? relu(z) : z;
+  if (y !== z) {
+    z.primal.dispose();
+    z.tangents?.dispose();
+  }
+  return y;
+}
+
 export const convPrims: PrimitiveTable<ConvParams> = {
   conv2d: {
     impl(p, primals) {
-      const [x, wt, bias] = primals;
-      if (!p.relu) return linearConv.impl(p, primals);
-      if (runsDirect(p, checkShapes(p, x!, wt!, bias ?? null))) return conv2dImpl(p, x!, wt!, bias ?? null, { act: ConvAct.relu });
-      const z = linearConv.impl(p, primals);
-      const y = relu(z).primal;
-      z.dispose();
-      return y;
+      const [x, wt, bias, residual] = primals;
+      const conv = primals.slice(0, 3);
+      if (!p.relu && !residual) return linearConv.impl(p, conv);
+      if (runsDirect(p, checkShapes(p, x!, wt!, bias ?? null))) {
+        return conv2dImpl(p, x!, wt!, bias ?? null, { act: p.relu ? ConvAct.relu : ConvAct.none, residual: residual ?? undefined });
+      }
+      return composed(p.relu, dual(linearConv.impl(p, conv)), residual ? dual(residual) : null).primal;
     },
     // d conv(x; W, b) = conv(dx; W): linear in x, weights constant; tangents run as a
-    // batch of K*B through the same kernel without bias. With the ReLU,
-    // d relu(z) = [z > 0] dz, and z > 0 exactly where relu(z) > 0: the direct kernel
-    // masks the tangents by the value it made; elsewhere the ReLU's own rule runs after
+    // batch of K*B through the same kernel without bias. A residual r adds its tangent:
+    // d (z + r) = dz + dr. With the ReLU, d relu(z) = [z > 0] dz, and z > 0 exactly
+    // where relu(z) > 0: the direct kernel masks the tangents by the value it made;
+    // elsewhere the add's and the ReLU's own rules run after the convolution
     jvp(p, primals, tangents) {
-      const [x, wt, bias] = primals;
-      if (!p.relu) return linearConv.jvp(p, primals, tangents);
-      if (!runsDirect(p, checkShapes(p, x!, wt!, bias ?? null))) {
-        const z = linearConv.jvp(p, primals, tangents);
-        const y = relu(z);
-        z.primal.dispose();
-        z.tangents?.dispose();
-        return y;
+      const [x, wt, bias, residual] = primals;
+      const [tx, , , tr] = tangents;
+      const conv = primals.slice(0, 3);
+      requireConstant(tangents.slice(0, 3), 'conv2d');
+      if (!p.relu && !residual) return linearConv.jvp(p, conv, tangents.slice(0, 3));
+      const b = x!.shape[0]!;
+      const k = tx?.shape[0];
+      // one dispatch for the value and one for all tangents when every tangent is there
+      const oneEach = tx && (!residual || tr?.shape[0] === k) && runsDirect(p, checkShapes(p, x!, wt!, bias ?? null));
+      if (!oneEach) {
+        const z = tx ? linearConv.jvp(p, conv, [tx, null, null]) : dual(linearConv.impl(p, conv));
+        return composed(p.relu, z, residual ? dual(residual, tr ?? null) : null);
       }
-      requireConstant(tangents, 'conv2d');
-      const y = conv2dImpl(p, x!, wt!, bias ?? null, { act: ConvAct.relu });
-      const t = tangents[0]!;
-      const k = t.shape[0]!;
-      const folded = t.reshape([k * t.shape[1]!, ...t.shape.slice(2)]);
-      const out = conv2dImpl(p, folded, wt!, null, { act: ConvAct.reluMask, mask: y, batch: x!.shape[0]! });
+      const y = conv2dImpl(p, x!, wt!, bias ?? null, { act: p.relu ? ConvAct.relu : ConvAct.none, residual: residual ?? undefined });
+      const fold = (t: Tensor) => t.reshape([k! * b, ...t.shape.slice(2)]);
+      const folded = fold(tx);
+      const foldedR = residual ? fold(tr!) : undefined;
+      const out = conv2dImpl(p, folded, wt!, null, {
+        act: p.relu ? ConvAct.reluMask : ConvAct.none,
+        ...(p.relu ? { mask: y, batch: b } : {}),
+        residual: foldedR,
+      });
       folded.dispose();
-      const ty = out.reshape([k, ...y.shape]);
+      foldedR?.dispose();
+      const ty = out.reshape([k!, ...y.shape]);
       out.dispose();
       return { primal: y, tangents: ty };
     },
@@ -399,5 +422,14 @@ export const convPrims: PrimitiveTable<ConvParams> = {
 /** 2-D convolution (cross-correlation, as PyTorch): x [B, Cin, H, W], weight
  * [Cout, Cin/groups, kh, kw], bias [Cout] or null. Output [B, Cout, Hout, Wout]. */
 export function conv2d(x: Operand, weight: Operand, bias: Operand | null = null, options: Conv2dOptions = {}): Dual {
-  return bind('conv2d', conv2dParams(options), [x, weight, bias]);
+  const p = conv2dParams(options);
+  const { residual } = options;
+  if (residual === undefined) return bind('conv2d', p, [x, weight, bias]);
+  const s = checkShapes(p, primalOf(x), primalOf(weight), bias === null ? null : primalOf(bias));
+  const want = [s.b, s.cout, s.hout, s.wout];
+  const got = primalOf(residual).shape;
+  if (got.length !== 4 || got.some((d, i) => d !== want[i])) {
+    throw new Error(`conv2d: residual must be the output's shape [${want.join(', ')}], got [${got.join(', ')}]`);
+  }
+  return bind('conv2d', p, [x, weight, bias, residual]);
 }

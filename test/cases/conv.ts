@@ -2,7 +2,7 @@ import { ops, type Operand } from '../../engine/index.js';
 import type { ConvAlgorithm, DirectConvTiling } from '../../engine/ops/conv.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
 import { conv2dRef, type ConvRefOptions } from '../ref/conv.js';
-import { unaryRef } from '../ref/elementwise.js';
+import { binaryRef, reluJvpRef, unaryRef } from '../ref/elementwise.js';
 
 interface ConvRow {
   name: string;
@@ -173,3 +173,69 @@ const kblockRows: [ConvRow, DirectConvTiling][] = [
 ];
 
 export const kblockConvCases: OpCase[] = kblockRows.flatMap(([r, t], i) => [convCase(r, 'direct', t), ...(i < 4 ? [convReluCase(r, 'direct', t)] : [])]);
+
+const outShape = (r: ConvRow): number[] => {
+  const [sh, sw] = r.o?.stride ?? [1, 1];
+  const [ph, pw] = r.o?.padding ?? [0, 0];
+  const [dh, dw] = r.o?.dilation ?? [1, 1];
+  const out = (n: number, k: number, s: number, p: number, d: number) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+  return [r.x[0]!, r.w[0]!, out(r.x[2]!, r.w[2]!, sh, ph, dh), out(r.x[3]!, r.w[3]!, sw, pw, dw)];
+};
+
+/** conv(x) + b + r, through the ReLU or not (a residual block's last convolution and
+ * its end): the shortcut r, with its own tangents, last among the inputs. */
+function convResidualCase(r: ConvRow, algorithm: ConvAlgorithm, relu: boolean, direct?: DirectConvTiling, constantX = false): OpCase {
+  const c = convCase(r, algorithm, direct);
+  const res = r.bias ? 3 : 2;
+  return {
+    ...c,
+    name: `${c.name.replace(/^conv2d/, relu ? 'conv2d+residual+relu' : 'conv2d+residual')}${constantX ? ' (constant x)' : ''}`,
+    inputs: [{ shape: r.x, ...(constantX ? { constant: true } : {}) }, ...c.inputs.slice(1), { shape: outShape(r) }],
+    gpu: (xs) =>
+      ops.conv2d(xs[0]!, xs[1]!, r.bias ? (xs[2] as Operand) : null, {
+        ...r.o,
+        algorithm,
+        ...(direct ? { direct } : {}),
+        relu,
+        residual: xs[res]!,
+      }),
+    ref: (xs) => {
+      const z = binaryRef('add')(c.ref(xs.slice(0, res)), xs[res]!);
+      return relu ? unaryRef('relu')(z) : z;
+    },
+    ...(relu ? { h: 1e-7 } : {}),
+  };
+}
+
+// conv(x; w = 1) + r exactly 0 at zeros of both signs and opposite values
+const RES_KINK_X = [1.5, -2, 7, 0.25, 0, -0, 3e-8, -3e-8, 2, -1e-3, 0.5, -0];
+const RES_KINK_R = [-1.5, 2, -7, -0.25, 0, 0, 0, 0, 1, 0, -0.5, -0];
+
+export const residualConvCases: OpCase[] = [
+  convResidualCase({ name: '3x3 pad 1, 20->70 at 9x9 with bias', x: [1, 20, 9, 9], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } }, 'direct', true, { rm: 32, rn: 8, subgroups: true, kblock: 1 }),
+  convResidualCase({ name: '1x1 batch 2, 12->64 at 9x9 with bias (flat)', x: [2, 12, 9, 9], w: [64, 12, 1, 1], bias: true }, 'direct', true, { rm: 64, rn: 8, subgroups: true, kblock: 2 }),
+  convResidualCase({ name: '1x1 batch 2, 8->6 at 5x5', x: [2, 8, 5, 5], w: [6, 8, 1, 1] }, 'direct', false),
+  convResidualCase({ name: 'batch 2, 3x3 stride 2 pad 1 with bias', x: [2, 12, 11, 11], w: [40, 12, 3, 3], bias: true, o: { stride: [2, 2], padding: [1, 1] } }, 'direct', true, { rm: 16, rn: 16 }),
+  convResidualCase({ name: '3x3 pad 1, 6->8 at 7x7 with bias', x: [2, 6, 7, 7], w: [8, 6, 3, 3], bias: true, o: { padding: [1, 1] } }, 'direct', true, undefined, true),
+  convResidualCase({ name: 'batch 2, 3x3 stride 2 pad 1 with bias', x: [2, 12, 11, 11], w: [40, 12, 3, 3], bias: true, o: { stride: [2, 2], padding: [1, 1] } }, 'implicit-gemm', true),
+  convResidualCase({ name: '1x1 batch 2 with bias (pointwise)', x: [2, 8, 5, 5], w: [6, 8, 1, 1], bias: true }, 'matmul', true),
+  convResidualCase({ name: '1x1 batch 2 (pointwise)', x: [2, 8, 5, 5], w: [6, 8, 1, 1] }, 'matmul', false),
+  {
+    ...convResidualCase({ name: '1x1 w = 1 at the kink', x: [1, 1, 3, 4], w: [1, 1, 1, 1] }, 'direct', true),
+    conventions: [
+      {
+        what: "relu'(0) = 0 where conv(x) + b + r is exactly 0 (also -0)",
+        inputs: [
+          { shape: [1, 1, 3, 4], values: RES_KINK_X },
+          { shape: [1, 1, 1, 1], values: [1] },
+          { shape: [1, 1, 3, 4], values: RES_KINK_R },
+        ],
+        tangents: [
+          [RES_KINK_X.map((_, i) => (i % 2 ? -1 : 1) * (1 + i / 8)), RES_KINK_X.map((_, i) => (i % 3) - 1.25)],
+          [RES_KINK_X.map((_, i) => (i % 3) - 1.25), RES_KINK_X.map((_, i) => 0.5 - i / 16)],
+        ],
+        jvp: ([x, w, r], [vx, , vr]) => reluJvpRef(binaryRef('add')(conv2dRef(x!, w!, null), r!), binaryRef('add')(conv2dRef(vx!, w!, null), vr!)),
+      },
+    ],
+  },
+];
