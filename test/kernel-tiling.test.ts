@@ -22,6 +22,10 @@ describe('direct conv tiling', () => {
     expect(directConvTiling(lavapipe, { mg: 128, taps: 9, wout: 4, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 4, subgroups: true, kblock: 1 });
     // the 1x1 stride-2 downsample: accumulator-major blocks gained nothing there
     expect(directConvTiling(lavapipe, { mg: 512, taps: 1, wout: 28, flat: false, flops: LARGE })).toEqual({ rm: 32, rn: 8, subgroups: true });
+    // tiles of fewer than 128 accumulators (a depthwise 3x3, few channels) keep tap order
+    expect(directConvTiling(lavapipe, { mg: 1, taps: 9, wout: 56, flat: false, flops: LARGE })).toEqual({ rm: 1, rn: 8, subgroups: true });
+    expect(directConvTiling(lavapipe, { mg: 8, taps: 1, wout: 3136, flat: true, flops: LARGE })).toEqual({ rm: 8, rn: 8, subgroups: true });
+    expect(directConvTiling(lavapipe, { mg: 16, taps: 9, wout: 56, flat: false, flops: LARGE })).toEqual({ rm: 16, rn: 8, subgroups: true, kblock: 1 });
   });
 
   it('orders FMAs accumulator-major only on lavapipe, and never for compact tiles', () => {

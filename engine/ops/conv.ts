@@ -197,13 +197,13 @@ function implicitGemmConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, 
  * within 10 % of the large tiles; SwiftShader's 8 x 8 within 12 % where rows are longer
  * than 4 (16 x 4 on shorter rows, where 8 x 8 ran 3x slower).
  *
- * Lavapipe's large tiles (256-512 accumulators a lane) live in stack memory, so the
- * order of the FMAs decides the memory traffic: accumulator-major blocks (`kblock`) of
- * one input channel's 3 x 3 taps, or two channels of a 1x1 row, ran ResNet-50's 3x3
- * convolutions at batch 7 1.15-1.5x faster in CPU time than tap by tap, and its 1x1
- * rows 1.1-1.45x (1.29x over the six shapes; four channels: 1.22x); 1x1 stride 2 gained
- * nothing. They compile longer the first time (1x1 rows 70 s against about 25 s; Mesa's
- * shader cache keeps them). */
+ * Lavapipe's large tiles (128 or more accumulators a lane; ResNet-50's take 256-512)
+ * live in stack memory, so the order of the FMAs decides the memory traffic:
+ * accumulator-major blocks (`kblock`) of one input channel's 3 x 3 taps, or two channels
+ * of a 1x1 row, ran ResNet-50's 3x3 convolutions at batch 7 1.15-1.5x faster in CPU time
+ * than tap by tap, and its 1x1 rows 1.1-1.45x (1.29x over six shapes; blocks of four
+ * channels: 1.22x); 1x1 stride 2 gained nothing. They compile longer the first time (a
+ * 1x1 row's 70 s against about 25 s; Mesa's shader cache keeps them). */
 export const COMPACT_CONV_BELOW = 2 ** 23;
 
 export function directConvTiling(
@@ -215,6 +215,8 @@ export function directConvTiling(
   if (profile.kind === 'llvmpipe' && profile.subgroupSize === 8) {
     if (compact) return { rm: fit(8), rn: 4, subgroups: true };
     const tile = { rm: fit(shape.flat ? 64 : 32), rn: shape.wout > 4 ? 8 : 4, subgroups: true };
+    // accumulator-major blocks where the accumulators spill, as measured
+    if (tile.rm * tile.rn < 128) return tile;
     if (shape.flat) return { ...tile, kblock: 2 };
     return shape.taps > 1 && shape.taps <= 9 ? { ...tile, kblock: 1 } : tile;
   }
