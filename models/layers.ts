@@ -130,13 +130,14 @@ export function addAct(act: Module, a: Dual, b: Dual): Dual {
   return act instanceof ReLU && fusing(act) ? ops.addRelu(a, b) : act.forward(ops.add(a, b));
 }
 
-/** `act(bn(conv(x)) + shortcut())`, a residual block's last convolution and its end: the
- * add and the ReLU in the folded convolution's epilogue when all three fuse. The
- * shortcut then runs first (it is an operand); unfused, after the BatchNorm, as timm. */
-export function convBnAddAct(conv: Conv2d, bn: BatchNorm2d, act: Module, x: Dual, shortcut: () => Dual): Dual {
-  if (act instanceof ReLU && fusing(conv, bn, act) && conv.foldsInto(bn)) return conv.forwardFolded(x, true, shortcut());
+/** `act(se(bn(conv(x))) + shortcut())`, a residual block's last convolution and its end
+ * (`se` a squeeze-excitation, if the block has one): without one, the add and the ReLU
+ * run in the folded convolution's epilogue when all three fuse, and the shortcut then
+ * runs first (it is an operand); otherwise after the BatchNorm, as timm. */
+export function convBnAddAct(conv: Conv2d, bn: BatchNorm2d, act: Module, x: Dual, shortcut: () => Dual, se?: Module): Dual {
+  if (!se && act instanceof ReLU && fusing(conv, bn, act) && conv.foldsInto(bn)) return conv.forwardFolded(x, true, shortcut());
   const y = convBn(conv, bn, x);
-  return addAct(act, y, shortcut());
+  return addAct(act, se ? se.forward(y) : y, shortcut());
 }
 
 /** nn.BatchNorm2d in eval mode: running statistics, never batch statistics. */

@@ -1,7 +1,7 @@
 import type { Dual } from '../engine/index.js';
 import type { HostTensor } from '../engine/safetensors.js';
 import { Module, Sequential } from './module.js';
-import { addAct, AvgPool2d, BatchNorm2d, BlurPool2d, Conv2d, convBn, convBnAct, convBnAddAct, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePool2d } from './layers.js';
+import { AvgPool2d, BatchNorm2d, BlurPool2d, Conv2d, convBnAct, convBnAddAct, Identity, Linear, MaxPool2d, ReLU, SelectAdaptivePool2d } from './layers.js';
 import { SEModule } from './squeeze-excite.js';
 import { IMAGENET, countIndexed, preprocess, shapeOf, type ModelSpec, type Preprocess } from './spec.js';
 
@@ -68,8 +68,7 @@ export class BasicBlock extends Module {
   forward(x: Dual): Dual {
     const y = this.aa.forward(convBnAct(this.conv1, this.bn1, this.act1, x, this.drop_block));
     const shortcut = () => (this.downsample ? this.downsample.forward(x) : x);
-    if (!this.se) return convBnAddAct(this.conv2, this.bn2, this.act2, y, shortcut);
-    return addAct(this.act2, this.se.forward(convBn(this.conv2, this.bn2, y)), shortcut());
+    return convBnAddAct(this.conv2, this.bn2, this.act2, y, shortcut, this.se);
   }
 }
 
@@ -114,8 +113,7 @@ export class Bottleneck extends Module {
     y = this.aa.forward(y);
     // timm runs the downsample branch after bn3, before the final ReLU (leaf order)
     const shortcut = () => (this.downsample ? this.downsample.forward(x) : x);
-    if (!this.se) return convBnAddAct(this.conv3, this.bn3, this.act3, y, shortcut);
-    return addAct(this.act3, this.se.forward(convBn(this.conv3, this.bn3, y)), shortcut());
+    return convBnAddAct(this.conv3, this.bn3, this.act3, y, shortcut, this.se);
   }
 }
 

@@ -362,14 +362,13 @@ function conv2dImpl(p: Conv2dParams, x: Tensor, wt: Tensor, bias: Tensor | null,
 
 const linearConv = linearInBatch<Conv2dParams>('conv2d', (p, [x, wt, bias]) => conv2dImpl(p, x!, wt!, bias ?? null), [2]);
 
-/** The composed form, for paths without the direct kernel's epilogue: z (the
- * convolution, a Dual, disposed here) plus the residual, through the ReLU. */
+/** The composed form of an epilogue (a residual, a ReLU or both), for paths without the
+ * direct kernel's: z (the convolution, a Dual, disposed here) plus the residual,
+ * through the ReLU. */
 function composed(relued: boolean, z: Dual, residual: Dual | null): Dual {
-  const y = residual ? (relued ? addRelu(z, residual) : add(z, residual)) : relued ? relu(z) : z;
-  if (y !== z) {
-    z.primal.dispose();
-    z.tangents?.dispose();
-  }
+  const y = residual ? (relued ? addRelu(z, residual) : add(z, residual)) : relu(z);
+  z.primal.dispose();
+  z.tangents?.dispose();
   return y;
 }
 

@@ -3,6 +3,7 @@ import type { ConvAlgorithm, DirectConvTiling } from '../../engine/ops/conv.js';
 import type { EdgeInput, OpCase } from '../helpers/optest.js';
 import { conv2dRef, type ConvRefOptions } from '../ref/conv.js';
 import { binaryRef, reluJvpRef, unaryRef } from '../ref/elementwise.js';
+import { ADD_KINK_A, ADD_KINK_B } from './elementwise.js';
 
 interface ConvRow {
   name: string;
@@ -207,9 +208,8 @@ function convResidualCase(r: ConvRow, algorithm: ConvAlgorithm, relu: boolean, d
   };
 }
 
-// conv(x; w = 1) + r exactly 0 at zeros of both signs and opposite values
-const RES_KINK_X = [1.5, -2, 7, 0.25, 0, -0, 3e-8, -3e-8, 2, -1e-3, 0.5, -0];
-const RES_KINK_R = [-1.5, 2, -7, -0.25, 0, 0, 0, 0, 1, 0, -0.5, -0];
+// conv(x; w = 1) + r = x + r: add's kink inputs
+const [RES_KINK_X, RES_KINK_R] = [ADD_KINK_A, ADD_KINK_B];
 
 export const residualConvCases: OpCase[] = [
   convResidualCase({ name: '3x3 pad 1, 20->70 at 9x9 with bias', x: [1, 20, 9, 9], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } }, 'direct', true, { rm: 32, rn: 8, subgroups: true, kblock: 1 }),

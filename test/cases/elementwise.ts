@@ -92,8 +92,9 @@ export const reluAtZero: OpCase = {
   ],
 };
 
-const ADD_KINK_A = [1.5, -2, 7, 0.25, 0, -0, 3e-8, -3e-8, 2, -1e-3, 0.5, -0];
-const ADD_KINK_B = [-1.5, 2, -7, -0.25, 0, 0, 0, 0, 1, 0, -0.5, -0];
+/** a + b exactly 0 at opposite values and at zeros of both signs, and beside it */
+export const ADD_KINK_A = [1.5, -2, 7, 0.25, 0, -0, 3e-8, -3e-8, 2, -1e-3, 0.5, -0];
+export const ADD_KINK_B = [-1.5, 2, -7, -0.25, 0, 0, 0, 0, 1, 0, -0.5, -0];
 const addReluRef = ([a, b]: ND[]): ND => unaryRef('relu')(binaryRef('add')(a!, b!));
 
 /** relu(a + b) in one pass (a ResNet block's end): same shapes with tangents on both
