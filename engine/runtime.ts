@@ -117,6 +117,14 @@ export class Runtime {
     this.pending++;
   }
 
+  /** Record zeroing `bytes` of `buffer` from `offset` (ends the open compute pass). */
+  clear(buffer: GPUBuffer, offset: number, bytes: number): void {
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.clearBuffer(buffer, offset, bytes);
+    this.pending++;
+  }
+
   private endPass(): void {
     this.pass?.end();
     this.pass = null;

@@ -67,6 +67,28 @@ describe('layout ops', () => {
     for (const t of [dst, src]) t.dispose();
   });
 
+  it('moves whole leading rows as buffer copies, with no kernel, up to 64 runs', async () => {
+    const rows = (k: number, n: number) => Tensor.fromData(Array.from({ length: k * n * 6 }, (_, i) => i), [k, n, 2, 3]);
+    const expected = (k: number, n: number, a: number, b: number) =>
+      Array.from({ length: k }, (_, t) => Array.from({ length: (b - a) * 6 }, (_, i) => t * n * 6 + a * 6 + i)).flat();
+    for (const k of [3, 64, 65]) {
+      // tangents [k, 5, 2, 3]: slicing rows 1..4 of each is k runs at offsets
+      const x = dual(Tensor.fromData(new Float32Array(30), [5, 2, 3]), rows(k, 5));
+      const before = runtime().dispatches;
+      const y = ops.slice(x, [1], [4]);
+      // the primal's slice is one run; the tangents' are k runs, a kernel past 64
+      expect(runtime().dispatches - before).toBe(k > 64 ? 1 : 0);
+      expect(Array.from(await y.tangents!.read())).toEqual(expected(k, 5, 1, 4));
+      for (const t of [x.primal, x.tangents!, y.primal, y.tangents!]) t.dispose();
+    }
+    const a = rows(2, 1);
+    const before = runtime().dispatches;
+    const z = ops.concatOrZeros([a, null, a], [[2, 1, 2, 3], [1, 1, 2, 3], [2, 1, 2, 3]], 0);
+    expect(runtime().dispatches).toBe(before);
+    expect(Array.from(await z.read())).toEqual([...Array(12).keys(), ...Array(6).fill(0), ...Array(12).keys()]);
+    for (const t of [a, z]) t.dispose();
+  });
+
   it('does not leak buffers inside tidy', async () => {
     const live = runtime().pool.liveCount;
     tidy(() => {

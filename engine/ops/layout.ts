@@ -75,12 +75,38 @@ interface GatherCall {
   outBase?: number;
 }
 
+/** At most this many runs are recorded as buffer copies rather than one gather. */
+const MAX_COPY_RUNS = 64;
+
+/** A gather that moves whole contiguous runs (a slice or concatenation along the leading
+ * axis: layerwise attribution's tangent stacks) is recorded as buffer copies and clears,
+ * which software drivers do as memcpy/memset: the gather kernel's per-lane loads ran at
+ * a small fraction of that on lavapipe (11 % of a ResNet-50 attribution). False where
+ * the gather kernel must run. */
+function copyRuns(c: GatherCall, axes: readonly Axis[], base: number, n: number): boolean {
+  const run = axes.length === 0 || (axes.length === 1 && axes[0]!.bound === 0 && axes[0]!.stride === 1 && axes[0]!.out === 1);
+  if (!run || base < 0 || (c.src && c.src.buffer === c.dst.buffer)) return false;
+  // consecutive batch entries that are adjacent in both tensors make one run
+  const merged = c.batch === 1 || (c.inBatch === n && c.outBatch === n);
+  const runs = merged ? 1 : c.batch;
+  if (runs > MAX_COPY_RUNS) return false;
+  const bytes = (merged ? c.batch * n : n) * 4;
+  const rt = runtime();
+  for (let b = 0; b < runs; b++) {
+    const to = ((c.outBase ?? 0) + b * c.outBatch) * 4;
+    if (c.src) rt.copy(c.src.buffer, (base + b * c.inBatch) * 4, c.dst.buffer, to, bytes);
+    else rt.clear(c.dst.buffer, to, bytes);
+  }
+  return true;
+}
+
 function dispatchGather(c: GatherCall): void {
   const n = numel(c.axes.map((a) => a.dim));
   if (n === 0 || c.batch === 0) return;
   if (c.axes.length > MAX_RANK) throw new Error(`layout ops support rank <= ${MAX_RANK}, got ${c.axes.length}`);
   if (c.batch * c.inBatch > I32_MAX || c.batch * c.outBatch > I32_MAX) throw new Error('layout ops: tensor too large for 32-bit indexing');
   const { axes, base } = simplify(c.axes);
+  if (copyRuns(c, axes, base, n)) return;
   const mode = c.src && axes.some((a) => a.bound > 0) ? c.mode : 'none';
   const hasSource = c.src !== null;
   runtime().dispatch({

@@ -158,6 +158,25 @@ export const layoutCases: OpCase[] = [
     gpu: (xs) => ops.concat(xs, 0),
     ref: (xs) => concatRef(xs, 0),
   },
+  // whole leading rows: recorded as buffer copies (one run per tangent, at offsets)
+  {
+    name: 'layout: concat along axis 0, a constant part between two',
+    inputs: [{ shape: [2, 3, 4] }, { shape: [1, 3, 4], constant: true }, { shape: [3, 3, 4] }],
+    gpu: (xs) => ops.concat(xs, 0),
+    ref: (xs) => concatRef(xs, 0),
+  },
+  {
+    name: 'layout: slice of leading rows from the middle [6,2,5]',
+    inputs: [{ shape: [6, 2, 5] }],
+    gpu: ([x]) => ops.slice(x!, [2], [5]),
+    ref: ([x]) => sliceRef(x!, [2], [5]),
+  },
+  {
+    name: 'layout: slice along axis 1 of [1,5,3] (one contiguous run)',
+    inputs: [{ shape: [1, 5, 3] }],
+    gpu: ([x]) => ops.slice(x!, [0, 1], [1, 4]),
+    ref: ([x]) => sliceRef(x!, [0, 1], [1, 4]),
+  },
   {
     name: 'layout: concat rank 8 along axis 4',
     inputs: [{ shape: RANK8 }, { shape: [2, 1, 3, 2, 2, 2, 2, 3] }],
