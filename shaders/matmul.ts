@@ -209,6 +209,11 @@ export interface DirectGemmTiling {
    * adapter's fixed subgroup size, dividing rn; without one, or for a B that differs
    * along the batch, the plain kernel runs. */
   subgroups?: boolean;
+  /** with vecK: a step's B values for all four k are loaded first, then each
+   * accumulator takes its four FMAs in a row (accumulator-major, as the convolutions'
+   * `kblock`): where lavapipe keeps the accumulators in stack memory, one load and
+   * store of each per step instead of four. Without vecK the order is the same. */
+  accMajor?: boolean;
 }
 
 export interface DirectGemmVariant extends DirectGemmTiling {
@@ -234,7 +239,7 @@ const DIRECT_GEMM_PARAMS = `struct P {
 
 export function directGemmKey(v: DirectGemmVariant): string {
   const flags = (['transB', 'vecK', 'vecN', 'accumulate'] as const).map((f) => (v[f] ? 1 : 0)).join('');
-  return `matmul.direct:${v.rm}x${v.rn}:${flags}${v.sg ? `:sg${v.sg}` : ''}`;
+  return `matmul.direct:${v.rm}x${v.rn}:${flags}${v.sg ? `:sg${v.sg}` : ''}${v.accMajor && v.vecK ? ':am' : ''}`;
 }
 
 /** GEMM without shared memory or barriers, for CPU drivers, where workgroup memory is
@@ -289,10 +294,15 @@ export function directGemmKernel(v: DirectGemmVariant): string {
   const step = [
     ...range(rm).map(aLoad),
     ...bLoads,
-    ...qs.flatMap((q) => [
-      ...range(rn4).map((jj) => `      let bv${q}_${jj} = ${bVec(q, jj)};`),
-      ...range(rm).flatMap((i) => range(rn4).map((jj) => `      acc${i}_${jj} = fma(vec4f(${comp(`a${i}`, q)}), bv${q}_${jj}, acc${i}_${jj});`)),
-    ]),
+    ...(v.accMajor && v.vecK
+      ? [
+          ...qs.flatMap((q) => range(rn4).map((jj) => `      let bv${q}_${jj} = ${bVec(q, jj)};`)),
+          ...range(rm).flatMap((i) => range(rn4).flatMap((jj) => qs.map((q) => `      acc${i}_${jj} = fma(vec4f(${comp(`a${i}`, q)}), bv${q}_${jj}, acc${i}_${jj});`))),
+        ]
+      : qs.flatMap((q) => [
+          ...range(rn4).map((jj) => `      let bv${q}_${jj} = ${bVec(q, jj)};`),
+          ...range(rm).flatMap((i) => range(rn4).map((jj) => `      acc${i}_${jj} = fma(vec4f(${comp(`a${i}`, q)}), bv${q}_${jj}, acc${i}_${jj});`)),
+        ])),
   ].join('\n');
   const colBases = sg
     ? range(rn / sg).map((g) => `  let bs${g} = offB + min(n0 + ${g * sg}u + sgid, params.n - 1u) * params.k;`)

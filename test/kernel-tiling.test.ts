@@ -96,7 +96,7 @@ describe('direct GEMM tiling', () => {
   });
 
   it("keeps ViT-B's and Mixer-B's products at 16 columns (8 x 16 shared over lavapipe's subgroups)", () => {
-    expect(directGemmTiling(cpu(lavapipe), linear(197, 2304, 768), true)).toEqual({ rm: 8, rn: 16, subgroups: true });
+    expect(directGemmTiling(cpu(lavapipe), linear(197, 2304, 768), true)).toEqual({ rm: 8, rn: 16, subgroups: true, accMajor: true });
     expect(directGemmTiling(cpu(swiftshader), linear(197, 2304, 768), true)).toEqual({ rm: 16, rn: 16 });
     // Mixer-B's token mixing: 196 tokens -> 384
     expect(directGemmTiling(cpu(swiftshader), linear(768, 384, 196), true)).toEqual({ rm: 16, rn: 16 });
@@ -104,6 +104,16 @@ describe('direct GEMM tiling', () => {
     // that differs per head does not get: the plain kernel runs at 8 x 16)
     expect(directGemmTiling(cpu(lavapipe), heads(12, 197, 197, 64), true)).toEqual({ rm: 8, rn: 16, subgroups: true });
     expect(directGemmTiling(cpu(lavapipe), heads(12, 197, 64, 197), false)).toEqual({ rm: 16, rn: 16 });
+  });
+
+  it("orders a large Linear's FMAs accumulator-major on lavapipe only", () => {
+    // Mixer-B's token mixing at the tangent batch: 7 x 768 rows of 196 tokens -> 384
+    expect(directGemmTiling(cpu(lavapipe), linear(7 * 768, 384, 196), true)).toEqual({ rm: 8, rn: 16, subgroups: true, accMajor: true });
+    expect(directGemmTiling(cpu(swiftshader), linear(7 * 768, 384, 196), true)).toEqual({ rm: 16, rn: 16 });
+    // no vec4 steps along K (K % 4 != 0), B not transposed, or B per head: tap order
+    expect(directGemmTiling(cpu(lavapipe), linear(197, 1000, 750), true)).toEqual({ rm: 16, rn: 16 });
+    expect(directGemmTiling(cpu(lavapipe), linear(1024, 1024, 1024), false)).toEqual({ rm: 16, rn: 16 });
+    expect(directGemmTiling(cpu(lavapipe), heads(12, 197, 197, 64), true)).not.toHaveProperty('accMajor');
   });
 
   it("gives a 32 px ViT's Linear layers and heads 8 x 8", () => {

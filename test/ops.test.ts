@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { init, ops, shutdown, Tensor } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { addReluCases, elementwiseCases, reluAtZero } from './cases/elementwise.js';
-import { compactMatmulCases, directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
+import { accMajorMatmulCases, compactMatmulCases, directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
 import { compactConvCases, convCases, kblockConvCases, residualConvCases, convReluCases, resnetShapeCases, subgroupConvCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
@@ -40,6 +40,7 @@ runOpTable([
   ...composedAttentionCases,
   ...directMatmulCases,
   ...subgroupMatmulCases,
+  ...accMajorMatmulCases,
   ...subgroupConvCases,
   ...convReluCases,
   ...compactMatmulCases,

@@ -118,6 +118,22 @@ export const subgroupMatmulCases: OpCase[] = [
   },
 ];
 
+/** Accumulator-major steps (lavapipe's large Linear layers), forced: shared over
+ * subgroups with a bias and ragged rows and columns, the plain kernel with B per batch
+ * entry, and B untransposed (vec4 along K and N, accumulated), so every load pattern
+ * of a step meets the reordered FMAs. */
+export const accMajorMatmulCases: OpCase[] = [
+  {
+    name: 'linear direct 8x16 subgroups accumulator-major [2,37,20] with weight [45,20] and bias',
+    inputs: [{ shape: [2, 37, 20] }, { shape: [45, 20], constant: true }, { shape: [45], constant: true }],
+    gpu: ([x, w, b]) => bind('matmul', { transB: true, direct: { rm: 8, rn: 16, subgroups: true, accMajor: true } }, [x!, w!, b!]),
+    ref: ([x, w, b]) => linearRef(x!, w!, b!),
+  },
+  product('direct 16x16 accumulator-major transB [3,19,12] @ [3,21,12]^T', [3, 19, 12], [3, 21, 12], { transB: true, direct: { rm: 16, rn: 16, accMajor: true } }),
+  product('direct 4x8 accumulator-major [2,9,16] @ [16,12]', [2, 9, 16], [16, 12], { direct: { rm: 4, rn: 8, accMajor: true } }),
+  product('direct 8x16 accumulator-major, K not a multiple of 4 [5,13] @ [17,13]^T', [5, 13], [17, 13], { transB: true, constant: 'b', direct: { rm: 8, rn: 16, subgroups: true, accMajor: true } }),
+];
+
 /** The compact 8 x 8 tile small products take on CPU drivers (a 32 px ViT's Linear
  * layers and heads), forced: a Linear with bias, shared over subgroups, and per-head
  * products of 17 tokens in both layouts. */
