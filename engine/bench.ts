@@ -1,7 +1,7 @@
 import { runtime } from './runtime.js';
 import { Tensor, tidy } from './tensor.js';
 import * as ops from './ops/index.js';
-import { PEAK_VARIANTS, peakFlopsPerThread, peakKernel } from '../shaders/peak.js';
+import { PEAK_VARIANTS, peakFlopsPerThread, peakIterations, peakKernel } from '../shaders/peak.js';
 
 export interface KernelTiming {
   name: string;
@@ -52,12 +52,12 @@ export async function measurePeak(repeats = 5): Promise<KernelTiming> {
   const out = Tensor.empty([threads]);
   let best: KernelTiming | null = null;
   for (const v of PEAK_VARIANTS) {
-    // the same FLOPs per variant: fewer iterations for more chains
-    const iterations = 1024 / v.chains;
+    // the same FLOPs per variant: fewer iterations for more chains and longer bodies
+    const iterations = peakIterations(v);
     const ms = await medianMs(
       () =>
         rt.dispatch({
-          key: `peak:${iterations}:${v.chains}:${v.wg}`,
+          key: `peak:${iterations}:${v.chains}:${v.wg}:${v.unroll ?? 2}`,
           source: () => peakKernel(iterations, v),
           inputs: [seed.buffer],
           outputs: [out.buffer],
@@ -66,7 +66,7 @@ export async function measurePeak(repeats = 5): Promise<KernelTiming> {
       repeats,
     );
     const gflop = (threads * peakFlopsPerThread(iterations, v)) / 1e9;
-    const t = { name: `peak (FMA, ${v.chains} x vec4 chains, wg ${v.wg})`, gflop, ms, gflops: gflop / (ms / 1e3) };
+    const t = { name: `peak (FMA, ${v.chains} x vec4 chains x ${v.unroll ?? 2}, wg ${v.wg})`, gflop, ms, gflops: gflop / (ms / 1e3) };
     if (!best || t.gflops > best.gflops) best = t;
   }
   seed.dispose();
