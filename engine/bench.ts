@@ -66,7 +66,7 @@ export async function measurePeak(repeats = 5): Promise<KernelTiming> {
       repeats,
     );
     const gflop = (threads * peakFlopsPerThread(iterations, v)) / 1e9;
-    const t = { name: `peak (FMA, ${v.chains} x vec4 chains x ${v.unroll ?? 2}, wg ${v.wg})`, gflop, ms, gflops: gflop / (ms / 1e3) };
+    const t = { name: `peak (FMA, ${v.chains} vec4 chains, ${v.unroll ?? 2} a loop, wg ${v.wg})`, gflop, ms, gflops: gflop / (ms / 1e3) };
     if (!best || t.gflops > best.gflops) best = t;
   }
   seed.dispose();
