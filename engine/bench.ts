@@ -1,7 +1,7 @@
 import { runtime } from './runtime.js';
 import { Tensor, tidy } from './tensor.js';
 import * as ops from './ops/index.js';
-import { PEAK_VARIANTS, peakFlopsPerThread, peakIterations, peakKernel } from '../shaders/peak.js';
+import { PEAK_VARIANTS, peakFlopsPerThread, peakIterations, peakKernel, peakUnroll } from '../shaders/peak.js';
 
 export interface KernelTiming {
   name: string;
@@ -57,7 +57,7 @@ export async function measurePeak(repeats = 5): Promise<KernelTiming> {
     const ms = await medianMs(
       () =>
         rt.dispatch({
-          key: `peak:${iterations}:${v.chains}:${v.wg}:${v.unroll ?? 2}`,
+          key: `peak:${iterations}:${v.chains}:${v.wg}:${peakUnroll(v)}`,
           source: () => peakKernel(iterations, v),
           inputs: [seed.buffer],
           outputs: [out.buffer],
@@ -66,7 +66,7 @@ export async function measurePeak(repeats = 5): Promise<KernelTiming> {
       repeats,
     );
     const gflop = (threads * peakFlopsPerThread(iterations, v)) / 1e9;
-    const t = { name: `peak (FMA, ${v.chains} vec4 chains, ${v.unroll ?? 2} a loop, wg ${v.wg})`, gflop, ms, gflops: gflop / (ms / 1e3) };
+    const t = { name: `peak (FMA, ${v.chains} vec4 chains, ${peakUnroll(v)} a loop, wg ${v.wg})`, gflop, ms, gflops: gflop / (ms / 1e3) };
     if (!best || t.gflops > best.gflops) best = t;
   }
   seed.dispose();

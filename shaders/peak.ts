@@ -24,6 +24,9 @@ export const PEAK_VARIANTS: readonly PeakVariant[] = [
   { chains: 8, wg: 256, unroll: 8 },
 ];
 
+/** FMAs per chain and loop iteration of a variant. */
+export const peakUnroll = (v: PeakVariant): number => v.unroll ?? 2;
+
 /** A compute-bound kernel of independent FMA chains: its FLOP/s is the adapter's
  * practical f32 peak, the yardstick for the GEMM and convolution kernels. */
 export function peakKernel(iterations: number, v: PeakVariant = { chains: 2, wg: 256 }): string {
@@ -37,17 +40,15 @@ ${chains.map((i) => `  var a${i} = vec4f(s + ${i}.0, s - ${i + 1}.0, s * 0.5 + $
   let m = vec4f(0.999);
   let c = vec4f(1e-4);
   for (var i = 0u; i < ${iterations}u; i++) {
-${Array.from({ length: unrollOf(v) }, () => chains.map((i) => `    a${i} = fma(a${i}, m, c);`).join('\n')).join('\n')}
+${Array.from({ length: peakUnroll(v) }, () => chains.map((i) => `    a${i} = fma(a${i}, m, c);`).join('\n')).join('\n')}
   }
   out[g.x] = ${chains.map((i) => `dot(a${i}, m)`).join(' + ')};
 }`;
 }
 
-const unrollOf = (v: PeakVariant) => v.unroll ?? 2;
-
 /** FLOPs of one peakKernel thread: `unroll` vec4 FMAs per chain and iteration, 2 flops
  * per lane. */
-export const peakFlopsPerThread = (iterations: number, v: PeakVariant = { chains: 2, wg: 256 }): number => iterations * unrollOf(v) * v.chains * 4 * 2;
+export const peakFlopsPerThread = (iterations: number, v: PeakVariant = { chains: 2, wg: 256 }): number => iterations * peakUnroll(v) * v.chains * 4 * 2;
 
 /** The loop count that gives every variant the same FLOPs per thread (16384). */
-export const peakIterations = (v: PeakVariant): number => 2048 / (v.chains * unrollOf(v));
+export const peakIterations = (v: PeakVariant): number => 2048 / (v.chains * peakUnroll(v));
