@@ -111,18 +111,20 @@ export class Runtime {
 
   /** Record a buffer copy (ends the open compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-    this.endPass();
-    this.encoder ??= this.device.createCommandEncoder();
-    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
-    this.pending++;
+    this.transfer().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Record zeroing `bytes` of `buffer` from `offset` (ends the open compute pass). */
   clear(buffer: GPUBuffer, offset: number, bytes: number): void {
+    this.transfer().clearBuffer(buffer, offset, bytes);
+  }
+
+  /** The encoder, outside any compute pass, for one recorded transfer. */
+  private transfer(): GPUCommandEncoder {
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
-    this.encoder.clearBuffer(buffer, offset, bytes);
     this.pending++;
+    return this.encoder;
   }
 
   private endPass(): void {

@@ -291,18 +291,14 @@ export function directGemmKernel(v: DirectGemmVariant): string {
     bLoads = [];
     bVec = (q, jj) => `vec4f(${range(4).map((c) => `b[offB + (kk + ${q}u) * params.n + bc${4 * jj + c}]`).join(', ')})`;
   }
+  const bRow = (q: number) => range(rn4).map((jj) => `      let bv${q}_${jj} = ${bVec(q, jj)};`);
+  const fmaLine = (i: number, jj: number, q: number) => `      acc${i}_${jj} = fma(vec4f(${comp(`a${i}`, q)}), bv${q}_${jj}, acc${i}_${jj});`;
   const step = [
     ...range(rm).map(aLoad),
     ...bLoads,
     ...(v.accMajor && v.vecK
-      ? [
-          ...qs.flatMap((q) => range(rn4).map((jj) => `      let bv${q}_${jj} = ${bVec(q, jj)};`)),
-          ...range(rm).flatMap((i) => range(rn4).flatMap((jj) => qs.map((q) => `      acc${i}_${jj} = fma(vec4f(${comp(`a${i}`, q)}), bv${q}_${jj}, acc${i}_${jj});`))),
-        ]
-      : qs.flatMap((q) => [
-          ...range(rn4).map((jj) => `      let bv${q}_${jj} = ${bVec(q, jj)};`),
-          ...range(rm).flatMap((i) => range(rn4).map((jj) => `      acc${i}_${jj} = fma(vec4f(${comp(`a${i}`, q)}), bv${q}_${jj}, acc${i}_${jj});`)),
-        ])),
+      ? [...qs.flatMap(bRow), ...range(rm).flatMap((i) => range(rn4).flatMap((jj) => qs.map((q) => fmaLine(i, jj, q))))]
+      : qs.flatMap((q) => [...bRow(q), ...range(rm).flatMap((i) => range(rn4).map((jj) => fmaLine(i, jj, q)))])),
   ].join('\n');
   const colBases = sg
     ? range(rn / sg).map((g) => `  let bs${g} = offB + min(n0 + ${g * sg}u + sgid, params.n - 1u) * params.k;`)
