@@ -1,14 +1,18 @@
 /** Per-dispatch GPU time from timestamp queries: while a profile is open every dispatch
  * gets a compute pass of its own whose begin and end are timestamped, so the time of
- * each kernel is measured on the GPU's clock, not guessed from wall time. */
+ * each kernel is measured on the GPU's clock, not guessed from wall time. Buffer copies
+ * and clears are timed between two empty passes (keys `copy`, `clear`). */
 
 const CAPACITY = 1024; // dispatches per query set (two timestamps each)
 
 export interface DispatchTime {
-  /** the kernel's specialisation key (`conv.direct:3x3:...`) */
+  /** the kernel's specialisation key (`conv.direct:3x3:...`), or `copy` / `clear` */
   key: string;
   ns: number;
 }
+
+/** The keys of timed transfers: they are not kernel dispatches. */
+export const TRANSFER_KEYS: readonly string[] = ['copy', 'clear'];
 
 export class Profiler {
   private readonly querySet: GPUQuerySet;
@@ -28,6 +32,14 @@ export class Profiler {
     const i = this.keys.length;
     this.keys.push(key);
     return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+  }
+
+  /** The timestamp writes of two empty passes around the next transfer (a copy or a
+   * clear, which cannot carry timestamps of its own): `before` ends just before it,
+   * `after` begins just after it. */
+  bracket(key: string): { before: GPUComputePassTimestampWrites; after: GPUComputePassTimestampWrites } {
+    const { querySet, beginningOfPassWriteIndex: start, endOfPassWriteIndex: end } = this.writes(key);
+    return { before: { querySet, endOfPassWriteIndex: start }, after: { querySet, beginningOfPassWriteIndex: end } };
   }
 
   /** Encode the resolve of the timestamps written so far; `submitted` is called once

@@ -111,20 +111,26 @@ export class Runtime {
 
   /** Record a buffer copy (ends the open compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-    this.transfer().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.transfer('copy', (e) => e.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes));
   }
 
   /** Record zeroing `bytes` of `buffer` from `offset` (ends the open compute pass). */
   clear(buffer: GPUBuffer, offset: number, bytes: number): void {
-    this.transfer().clearBuffer(buffer, offset, bytes);
+    this.transfer('clear', (e) => e.clearBuffer(buffer, offset, bytes));
   }
 
-  /** The encoder, outside any compute pass, for one recorded transfer. */
-  private transfer(): GPUCommandEncoder {
+  /** Record one transfer on the encoder, outside any compute pass. Timestamps exist only
+   * at pass boundaries, so a profile brackets it with two empty passes: the end of the
+   * first and the beginning of the second time it. */
+  private transfer(key: string, record: (encoder: GPUCommandEncoder) => void): void {
+    if (this.profiler?.full) this.flush();
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
+    const marks = this.profiler?.bracket(key);
+    if (marks) this.encoder.beginComputePass({ timestampWrites: marks.before }).end();
+    record(this.encoder);
+    if (marks) this.encoder.beginComputePass({ timestampWrites: marks.after }).end();
     this.pending++;
-    return this.encoder;
   }
 
   private endPass(): void {
@@ -144,7 +150,7 @@ export class Runtime {
     }
   }
 
-  /** Time every dispatch until `stopProfile` (needs the adapter's timestamp-query). */
+  /** Time every dispatch and transfer until `stopProfile` (needs the adapter's timestamp-query). */
   startProfile(): void {
     if (!this.profile.timestamps) throw new LeeError('this adapter has no timestamp-query feature: no GPU-side profile');
     if (this.profiler) throw new Error('a profile is already open');
@@ -152,7 +158,7 @@ export class Runtime {
     this.profiler = new Profiler(this.device);
   }
 
-  /** Per-dispatch GPU times since `startProfile`, in dispatch order. */
+  /** Per-dispatch (and per-transfer) GPU times since `startProfile`, in recording order. */
   async stopProfile(): Promise<DispatchTime[]> {
     const p = this.profiler;
     if (!p) throw new Error('no profile is open');

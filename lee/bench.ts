@@ -2,7 +2,7 @@ import { Tensor, tidy } from '../engine/tensor.js';
 import { dual } from '../engine/dual.js';
 import { runtime } from '../engine/runtime.js';
 import { medianMs } from '../engine/bench.js';
-import { profileByFamily, summariseProfile, type KernelProfileRow } from '../engine/profile.js';
+import { profileByFamily, summariseProfile, TRANSFER_KEYS, type KernelProfileRow } from '../engine/profile.js';
 import { Rng } from '../engine/random.js';
 import { GENERATORS } from './transforms.js';
 import { lieDerivatives, type Classifier } from './lie.js';
@@ -68,14 +68,16 @@ export async function benchLayerwise(model: Module, size: number, batch: number)
 }
 
 export interface PassProfile {
-  /** GPU time summed over the pass's dispatches */
+  /** GPU time summed over the pass's dispatches and transfers */
   gpu_ms: number;
   dispatches: number;
+  /** buffer copies and clears (families `copy`, `clear`), timed between empty passes */
+  transfers: number;
   families: KernelProfileRow[];
   variants: KernelProfileRow[];
 }
 
-/** Per-dispatch GPU times (timestamp queries) of one forward and of the ten-generator
+/** Per-dispatch (and per-copy) GPU times (timestamp queries) of one forward and of the ten-generator
  * Lie derivative pass, summed per op family and per kernel variant (after a warm-up,
  * so pipeline compilation is not in them). */
 export async function profileModel(model: Classifier, size: number, batch: number): Promise<{ forward: PassProfile; lie10: PassProfile }> {
@@ -99,7 +101,8 @@ export async function profileModel(model: Classifier, size: number, batch: numbe
       }
       const times = await rt.stopProfile();
       const variants = summariseProfile(times);
-      out[name] = { gpu_ms: times.reduce((a, t) => a + t.ns, 0) / 1e6, dispatches: times.length, families: profileByFamily(variants), variants };
+      const transfers = times.filter((t) => TRANSFER_KEYS.includes(t.key)).length;
+      out[name] = { gpu_ms: times.reduce((a, t) => a + t.ns, 0) / 1e6, dispatches: times.length - transfers, transfers, families: profileByFamily(variants), variants };
     }
     return out as { forward: PassProfile; lie10: PassProfile };
   } finally {

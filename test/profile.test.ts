@@ -37,6 +37,22 @@ describe('GPU profile (timestamp queries)', () => {
     z.dispose();
   });
 
+  it('times buffer copies and clears between empty passes, as transfers, not dispatches', async () => {
+    const rt = await init();
+    const x = Tensor.fromData([1, 2, 3, 4, 5, 6], [2, 3]);
+    const before = rt.dispatches;
+    rt.startProfile();
+    // rows of x, then zero rows: one copy and one clear, no kernel
+    const y = ops.concatOrZeros([x, null], [[2, 3], [1, 3]], 0);
+    const times = await rt.stopProfile();
+    expect(rt.dispatches - before).toBe(0);
+    expect(times.map((t) => t.key)).toEqual(['copy', 'clear']);
+    expect(times.every((t) => Number.isFinite(t.ns) && t.ns >= 0)).toBe(true);
+    expect(Array.from(await y.read())).toEqual([1, 2, 3, 4, 5, 6, 0, 0, 0]);
+    y.dispose();
+    x.dispose();
+  });
+
   it('sums per kernel variant and per op family', () => {
     const rows = summariseProfile([
       { key: 'conv.direct:3x3:a', ns: 3e6 },

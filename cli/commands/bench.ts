@@ -17,9 +17,10 @@ lie10_ms, ratio, images_per_s) on seeded random weights at S px (default 224), b
 (default 1). Times are medians of N runs (default 5; 3 for a model) after a warm-up.
 With --layerwise, also layerwise attribution (translate_x) run twice and each timed
 once: layerwise_ms (the second, warm like the medians) and its ratio to forward_ms,
-and layerwise_first_ms (compiling pipelines and allocating buffers on the way). With --profile, every dispatch of one forward
-and of the ten-generator pass is timed on the GPU (timestamp queries) and summed per
-op family and kernel variant (table on stdout, all rows in the JSON).
+and layerwise_first_ms (compiling pipelines and allocating buffers on the way).
+With --profile, every dispatch (and buffer copy) of one forward and of the
+ten-generator pass is timed on the GPU (timestamp queries) and summed per op family
+and kernel variant (table on stdout, all rows in the JSON).
 Absolute numbers only mean something for the adapter printed with them.`;
 
 export async function bench(argv: string[]): Promise<void> {
@@ -80,7 +81,8 @@ export async function bench(argv: string[]): Promise<void> {
 }
 
 function printProfile(title: string, p: PassProfile): void {
-  console.log(`\nprofile, ${title}: ${p.gpu_ms.toFixed(1)} ms GPU time in ${p.dispatches} dispatches`);
+  const copies = p.transfers ? ` and ${p.transfers} buffer copies or clears` : '';
+  console.log(`\nprofile, ${title}: ${p.gpu_ms.toFixed(1)} ms GPU time in ${p.dispatches} dispatches${copies}`);
   console.log(`  ${'family'.padEnd(14)} ${'dispatches'.padStart(10)} ${'ms'.padStart(10)} ${'share'.padStart(7)}`);
   for (const f of p.families) console.log(`  ${f.family.padEnd(14)} ${String(f.dispatches).padStart(10)} ${f.ms.toFixed(1).padStart(10)} ${(100 * f.share).toFixed(1).padStart(6)}%`);
   console.log(`  top kernel variants:`);
