@@ -239,3 +239,17 @@ export const residualConvCases: OpCase[] = [
     ],
   },
 ];
+
+/** Output rows of whole vec4s (Wout % 4 == 0, a flat row's H*W too): the direct kernel's
+ * epilogue stores and loads the ReLU mask and the residual a vec4 at a time. Segments
+ * that end half past the row, flat and row-wise, stride 2, groups, shared and unshared
+ * weight loads, with and without the residual and the ReLU. */
+export const vec4ConvCases: OpCase[] = [
+  convResidualCase({ name: '3x3 pad 1, 20->70 at 12x12 with bias (vec4 rows, half a segment past)', x: [1, 20, 12, 12], w: [70, 20, 3, 3], bias: true, o: { padding: [1, 1] } }, 'direct', true, { rm: 32, rn: 8, subgroups: true, kblock: 1 }),
+  convResidualCase({ name: '1x1 batch 2, 12->64 at 6x6 with bias (flat vec4 row of 36)', x: [2, 12, 6, 6], w: [64, 12, 1, 1], bias: true }, 'direct', true, { rm: 64, rn: 8, subgroups: true, kblock: 2 }),
+  convResidualCase({ name: 'batch 2, 3x3 stride 2 pad 1, 12->40 at 15x15 with bias (vec4 rows of 8)', x: [2, 12, 15, 15], w: [40, 12, 3, 3], bias: true, o: { stride: [2, 2], padding: [1, 1] } }, 'direct', true, { rm: 16, rn: 16 }),
+  convResidualCase({ name: '1x1 batch 2, 8->6 at 4x4 (flat vec4 row of 16)', x: [2, 8, 4, 4], w: [6, 8, 1, 1] }, 'direct', false),
+  convResidualCase({ name: '3x3 pad 1, 6->8 at 8x8 with bias (vec4 rows)', x: [2, 6, 8, 8], w: [8, 6, 3, 3], bias: true, o: { padding: [1, 1] } }, 'direct', true, undefined, true),
+  convReluCase({ name: '1x1 groups 2, batch 2, 16->12 at 4x4 with bias (flat vec4, ragged channel block)', x: [2, 16, 4, 4], w: [12, 8, 1, 1], bias: true, o: { groups: 2 } }, 'direct', { rm: 8, rn: 4, subgroups: true }),
+  convCase({ name: '3x3 pad 1, 5->9 at 8x8 (vec4 rows, half a segment past)', x: [1, 5, 8, 8], w: [9, 5, 3, 3], o: { padding: [1, 1] } }, 'direct', { rm: 16, rn: 16 }),
+];
