@@ -177,7 +177,8 @@ export interface DirectSpec {
   /** adds the `res` binding (the output's shape) before the activation */
   res?: boolean;
   /** output rows are whole vec4s (wout % 4 == 0; a flat row is the whole map): the
-   * epilogue stores, and loads the ReLU mask and the residual, four outputs at a time */
+   * epilogue stores, and loads the ReLU mask and the residual, four outputs at a time,
+   * and a flat kernel loads its input rows (then whole vec4s too) the same way */
   vec4?: boolean;
 }
 
@@ -223,8 +224,9 @@ export function directKernel(s: DirectSpec): string {
   const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
   const loads = span.filter((q) => used.has(q));
   const bound = s.res ? [...DIRECT_BINDINGS.slice(0, 4), { name: 'res' }, DIRECT_BINDINGS[4]!] : DIRECT_BINDINGS;
-  // the output-shaped bindings as vec4s (pooled buffers are whole vec4s, the dummies too)
-  const bindings = s.vec4 ? bound.map((b) => (['mask', 'res', 'y'].includes(b.name) ? { ...b, type: 'array<vec4f>' } : b)) : bound;
+  // the output-shaped bindings, and a flat kernel's input, as vec4s (pooled buffers are
+  // whole vec4s, the dummies too)
+  const bindings = s.vec4 ? bound.map((b) => (['mask', 'res', 'y', ...(s.flat ? ['x'] : [])].includes(b.name) ? { ...b, type: 'array<vec4f>' } : b)) : bound;
   // Names carry the step's suffix `p` so that several steps can share one block.
   const weightLoads = (kx: number, p: string) =>
     sg
@@ -232,8 +234,10 @@ export function directKernel(s: DirectSpec): string {
       : range(rm).map((i) => `      let w${i}_${kx}${p} = wt[wo${i}${p} + ${kx}u];`);
   const broadcast = (i: number, kx: number, p: string) =>
     sg ? [`      let w${i}_${kx}${p} = subgroupBroadcast(wl${Math.floor(i / sg)}_${kx}${p}, ${i % sg}u);`] : [];
+  // a flat row of whole vec4s starts each segment on a vec4 (segments are rn % 4 == 0 long)
+  const xv4 = s.flat && s.vec4;
   const inputVecs = (kx: number, p: string) =>
-    range(rn / 4).map(
+    xv4 ? range(rn / 4).map((jj) => `      let v${jj}_${kx}${p} = x[xr${p} / 4u + ${jj}u];`) : range(rn / 4).map(
       (jj) => `      let v${jj}_${kx}${p} = vec4f(${range(4).map((c) => `x${(4 * jj + c) * sw + kx * dw}${p}`).join(', ')});`,
     );
   const tapLoads = (kx: number, p: string) => [
@@ -254,7 +258,7 @@ export function directKernel(s: DirectSpec): string {
           `      let row_ok${p} = iy${p} >= 0 && iy${p} < i32(params.h);`,
           `      let xr${p} = i32(xbase + (${ci}) * hw) + iy${p} * i32(params.w) + ix0;`,
         ].join('\n'),
-    ...loads.map((q) =>
+    ...(xv4 ? [] : loads).map((q) =>
       s.flat
         ? `      let x${q}${p} = x[xr${p} + ${q}u];`
         : `      let x${q}${p} = select(0.0, x[u32(select(0, xr${p} + ${q}, row_ok${p} && ok${q}))], row_ok${p} && ok${q});`,
