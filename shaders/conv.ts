@@ -180,6 +180,10 @@ export interface DirectSpec {
    * epilogue stores, and loads the ReLU mask and the residual, four outputs at a time,
    * and a flat kernel loads its input rows (then whole vec4s too) the same way */
   vec4?: boolean;
+  /** not flat: input rows are whole vec4s (W % 4 == 0), so a row span is loaded as the
+   * aligned vec4s that cover it; the value is the width padding mod 4 (the span's offset
+   * from the vec4 grid) */
+  x4?: number;
 }
 
 export const DIRECT_PARAMS = `struct P {
@@ -202,7 +206,7 @@ const DIRECT_BINDINGS = [{ name: 'x' }, { name: 'wt' }, { name: 'bias' }, { name
 export const DIRECT_WG = 64;
 
 export function directKey(s: DirectSpec): string {
-  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}${s.sg ? `:sg${s.sg}` : ''}${s.kblock ? `:kb${s.kblock}` : ''}${s.res ? ':res' : ''}${s.vec4 ? ':v4' : ''}`;
+  return `conv.direct:${s.kh}x${s.kw}:sw${s.sw}:dw${s.dw}:${s.rm}x${s.rn}:${s.flat}${s.sg ? `:sg${s.sg}` : ''}${s.kblock ? `:kb${s.kblock}` : ''}${s.res ? ':res' : ''}${s.vec4 ? ':v4' : ''}${s.x4 !== undefined ? `:x4p${s.x4}` : ''}`;
 }
 
 /** Direct convolution without shared memory or barriers, for CPU adapters (SwiftShader,
@@ -218,7 +222,7 @@ export function directKey(s: DirectSpec): string {
  * y over (group, m-tile). */
 export function directKernel(s: DirectSpec): string {
   const { kh, kw, sw, dw, rm, rn, sg } = s;
-  if (rn % 4 || (sg && rm % sg) || (s.kblock !== undefined && !(Number.isInteger(s.kblock) && s.kblock >= 1))) throw new Error(`conv: invalid direct tiling ${directKey(s)}`);
+  if (rn % 4 || (sg && rm % sg) || (s.x4 !== undefined && (s.flat || !(Number.isInteger(s.x4) && s.x4 >= 0 && s.x4 < 4))) || (s.kblock !== undefined && !(Number.isInteger(s.kblock) && s.kblock >= 1))) throw new Error(`conv: invalid direct tiling ${directKey(s)}`);
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const span = range((rn - 1) * sw + (kw - 1) * dw + 1);
   const used = new Set(range(rn).flatMap((j) => range(kw).map((kx) => j * sw + kx * dw)));
@@ -226,7 +230,14 @@ export function directKernel(s: DirectSpec): string {
   const bound = s.res ? [...DIRECT_BINDINGS.slice(0, 4), { name: 'res' }, DIRECT_BINDINGS[4]!] : DIRECT_BINDINGS;
   // the output-shaped bindings, and a flat kernel's input, as vec4s (pooled buffers are
   // whole vec4s, the dummies too)
-  const bindings = s.vec4 ? bound.map((b) => (['mask', 'res', 'y', ...(s.flat ? ['x'] : [])].includes(b.name) ? { ...b, type: 'array<vec4f>' } : b)) : bound;
+  const vec4s = [...(s.vec4 ? ['mask', 'res', 'y'] : []), ...((s.flat && s.vec4) || s.x4 !== undefined ? ['x'] : [])];
+  const bindings = bound.map((b) => (vec4s.includes(b.name) ? { ...b, type: 'array<vec4f>' } : b));
+  // Rows of whole vec4s: the span's column q is component (lead + q) % 4 of the
+  // (lead + q) / 4-th vec4 from the aligned column ix0 - lead, and a vec4 lies wholly
+  // inside the row or wholly in its padding. One per-lane load loop for four values.
+  const lead = s.x4 !== undefined ? (4 - s.x4) % 4 : 0;
+  const shift = (d: number) => (d < 0 ? `- ${-d}` : `+ ${d}`);
+  const rowVecs = s.x4 !== undefined ? [...new Set(loads.map((q) => (lead + q) >> 2))] : [];
   // Names carry the step's suffix `p` so that several steps can share one block.
   const weightLoads = (kx: number, p: string) =>
     sg
@@ -258,10 +269,15 @@ export function directKernel(s: DirectSpec): string {
           `      let row_ok${p} = iy${p} >= 0 && iy${p} < i32(params.h);`,
           `      let xr${p} = i32(xbase + (${ci}) * hw) + iy${p} * i32(params.w) + ix0;`,
         ].join('\n'),
+    ...rowVecs.map(
+      (v) => `      let xv${v}${p} = select(vec4f(0.0), x[u32(select(0, (xr${p} - ${lead}) / 4 + ${v}, row_ok${p} && okv${v}))], row_ok${p} && okv${v});`,
+    ),
     ...(xv4 ? [] : loads).map((q) =>
       s.flat
         ? `      let x${q}${p} = x[xr${p} + ${q}u];`
-        : `      let x${q}${p} = select(0.0, x[u32(select(0, xr${p} + ${q}, row_ok${p} && ok${q}))], row_ok${p} && ok${q});`,
+        : s.x4 !== undefined
+          ? `      let x${q}${p} = xv${(lead + q) >> 2}${p}[${(lead + q) & 3}];`
+          : `      let x${q}${p} = select(0.0, x[u32(select(0, xr${p} + ${q}, row_ok${p} && ok${q}))], row_ok${p} && ok${q});`,
     ),
     `      let kofs${p} = ((${ci}) * ${kh}u + ${ky}) * ${kw}u;`,
     ...range(sg ? rm / sg : rm).map((i) => `      let wo${i}${p} = wr${i} + kofs${p};`),
@@ -364,7 +380,7 @@ ${threadEntry(DIRECT_WG, sg)}
   let xbase = (b * params.cin + g * params.cg) * hw;
   // rows past the group's last channel read its last row and are never stored
 ${wrows.join('\n')}
-${s.flat ? '' : loads.map((q) => `  let ok${q} = ix0 + ${q} >= 0 && ix0 + ${q} < i32(params.w);`).join('\n')}
+${s.flat ? '' : s.x4 !== undefined ? rowVecs.map((v) => `  let okv${v} = ix0 ${shift(4 * v - lead)} >= 0 && ix0 ${shift(4 * v - lead)} < i32(params.w);`).join('\n') : loads.map((q) => `  let ok${q} = ix0 + ${q} >= 0 && ix0 + ${q} < i32(params.w);`).join('\n')}
 ${range(rm).flatMap((i) => range(rn / 4).map((jj) => `  var acc${i}_${jj} = vec4f(0.0);`)).join('\n')}
 
 ${loops}

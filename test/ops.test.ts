@@ -3,7 +3,7 @@ import { init, ops, shutdown, Tensor } from '../engine/index.js';
 import { runOpTable } from './helpers/optest.js';
 import { addReluCases, elementwiseCases, reluAtZero } from './cases/elementwise.js';
 import { accMajorMatmulCases, compactMatmulCases, directMatmulCases, matmulCases, subgroupMatmulCases } from './cases/matmul.js';
-import { compactConvCases, convCases, kblockConvCases, residualConvCases, convReluCases, resnetShapeCases, subgroupConvCases, vec4ConvCases } from './cases/conv.js';
+import { compactConvCases, convCases, kblockConvCases, residualConvCases, convReluCases, resnetShapeCases, rowVec4ConvCases, subgroupConvCases, vec4ConvCases } from './cases/conv.js';
 import { maxPoolAtTies, poolingCases } from './cases/pooling.js';
 import { confidentSoftmax, maxAtTies, reduceCases } from './cases/reduce.js';
 import { normCases } from './cases/norm.js';
@@ -49,6 +49,7 @@ runOpTable([
   ...kblockConvCases,
   ...residualConvCases,
   ...vec4ConvCases,
+  ...rowVec4ConvCases,
 ]);
 
 describe('conv2d arguments', () => {

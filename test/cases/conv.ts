@@ -253,3 +253,16 @@ export const vec4ConvCases: OpCase[] = [
   convReluCase({ name: '1x1 groups 2, batch 2, 16->12 at 4x4 with bias (flat vec4, ragged channel block)', x: [2, 16, 4, 4], w: [12, 8, 1, 1], bias: true, o: { groups: 2 } }, 'direct', { rm: 8, rn: 4, subgroups: true }),
   convCase({ name: '3x3 pad 1, 5->9 at 8x8 (vec4 rows, half a segment past)', x: [1, 5, 8, 8], w: [9, 5, 3, 3], o: { padding: [1, 1] } }, 'direct', { rm: 16, rn: 16 }),
 ];
+
+/** Input rows of whole vec4s (W % 4 == 0, not flat): a row span is loaded as the aligned
+ * vec4s that cover it, for every width padding mod 4 (the span's offset from them),
+ * with stride, dilation, padding wider than a vec4 and rows of one vec4. */
+export const rowVec4ConvCases: OpCase[] = [
+  convCase({ name: '3x3 pad 1 at 8x8, batch 2 with bias (input rows of vec4s, offset 3)', x: [2, 6, 8, 8], w: [10, 6, 3, 3], bias: true, o: { padding: [1, 1] } }, 'direct', { rm: 8, rn: 8, subgroups: true, kblock: 1 }),
+  convResidualCase({ name: 'batch 2, 3x3 stride 2 pad 1, 12->40 at 16x16 with bias (input rows of vec4s)', x: [2, 12, 16, 16], w: [40, 12, 3, 3], bias: true, o: { stride: [2, 2], padding: [1, 1] } }, 'direct', true, { rm: 16, rn: 16 }),
+  convReluCase({ name: '7x7 stride 2 pad 3, 3->16 at 20x20 with bias (offset 1)', x: [1, 3, 20, 20], w: [16, 3, 7, 7], bias: true, o: { stride: [2, 2], padding: [3, 3] } }, 'direct', { rm: 16, rn: 8, subgroups: true }),
+  convCase({ name: '3x3 dilation 2 pad 2 at 12x12 (offset 2)', x: [1, 5, 12, 12], w: [8, 5, 3, 3], o: { padding: [2, 2], dilation: [2, 2] } }, 'direct', { rm: 8, rn: 4, kblock: 2 }),
+  convCase({ name: '1x1 stride 2 at 8x8 (offset 0)', x: [2, 8, 8, 8], w: [6, 8, 1, 1], o: { stride: [2, 2] } }, 'direct', { rm: 8, rn: 4, subgroups: true }),
+  convCase({ name: '3x3 pad 5 at 4x12, rows of one and three vec4s (offset 3, two vec4s of padding)', x: [1, 4, 4, 12], w: [6, 4, 3, 3], o: { padding: [5, 5] } }, 'direct', { rm: 8, rn: 8 }),
+  convCase({ name: '5x5 pad 2 at 4x4, a row of one vec4 (offset 2)', x: [1, 3, 4, 4], w: [4, 3, 5, 5], o: { padding: [2, 2] } }, 'direct', { rm: 4, rn: 4 }),
+];
