@@ -212,7 +212,8 @@ export function directKey(s: DirectSpec): string {
 /** Direct convolution without shared memory or barriers, for CPU adapters (SwiftShader,
  * lavapipe), where workgroup memory is ordinary memory, barriers switch coroutines and
  * every dynamically indexed load is a per-lane gather: what counts there is FMAs per
- * load. A thread computes RM output channels of one group times RN adjacent outputs of
+ * load (and a vec4 load costs what a scalar one does, so rows of whole vec4s are read
+ * and written as vec4s). A thread computes RM output channels of one group times RN adjacent outputs of
  * one output row; per (input channel, filter row) it loads the row's input span once
  * ((RN-1) SW + (KW-1) DW + 1 values, shared by all RM channels and KW taps) and RM*KW
  * weights; with SG, lane l of a subgroup (whose lanes all hold the same channel block)

@@ -244,7 +244,14 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
   const size = profile.subgroupSize;
   const sg = subgroups && size > 0 && rm % size === 0 ? size : 0;
   if (kblock !== undefined && !(Number.isInteger(kblock) && kblock >= 1)) throw new Error(`conv2d: kblock must be a positive integer, got ${kblock}`);
-  const spec: DirectSpec = { kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat, sg, ...(kblock ? { kblock } : {}), ...(epi.residual ? { res: true } : {}), ...(wout % 4 === 0 ? { vec4: true } : {}), ...(!flat && s.w % 4 === 0 ? { x4: p.padding[1] % 4 } : {}) };
+  const spec: DirectSpec = {
+    ...{ kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat, sg },
+    ...(kblock ? { kblock } : {}),
+    ...(epi.residual ? { res: true } : {}),
+    // rows of whole vec4s (pooled buffers are whole vec4s too)
+    ...(wout % 4 === 0 ? { vec4: true } : {}),
+    ...(!flat && s.w % 4 === 0 ? { x4: p.padding[1] % 4 } : {}),
+  };
   const segs = Math.ceil(wout / rn);
   const threads = s.b * hout * segs;
   const mTiles = Math.ceil(mg / rm);
