@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COMPACT_CONV_BELOW, directConvTiling } from '../engine/ops/conv.js';
+import { COMPACT_CONV_BELOW, directConvTiling, vec4Rows } from '../engine/ops/conv.js';
 import { COMPACT_GEMM_PRODUCT_BELOW, COMPACT_GEMM_ROW_BELOW, directGemmTiling } from '../engine/ops/matmul.js';
 
 // The direct convolution's tiling is a pure function of the adapter profile and the
@@ -82,6 +82,21 @@ describe('direct conv tiling', () => {
         }
       }
     }
+  });
+
+  it("reads and writes ResNet-50's rows of whole vec4s as vec4s, with the padding's offset", () => {
+    // flat 1x1 rows: the whole map is the row, in and out
+    expect(vec4Rows({ flat: true, w: 56 * 56, wout: 56 * 56, padW: 0 })).toEqual({ vec4: true });
+    expect(vec4Rows({ flat: true, w: 7 * 7, wout: 7 * 7, padW: 0 })).toEqual({});
+    // 3x3 pad 1: input rows one column off the vec4 grid
+    expect(vec4Rows({ flat: false, w: 56, wout: 56, padW: 1 })).toEqual({ vec4: true, x4: 1 });
+    expect(vec4Rows({ flat: false, w: 14, wout: 14, padW: 1 })).toEqual({});
+    // stride 2: 56 -> 28 both, 28 -> 14 the input only
+    expect(vec4Rows({ flat: false, w: 56, wout: 28, padW: 1 })).toEqual({ vec4: true, x4: 1 });
+    expect(vec4Rows({ flat: false, w: 28, wout: 14, padW: 1 })).toEqual({ x4: 1 });
+    // the stem (7x7 stride 2 pad 3) and a 1x1 downsample
+    expect(vec4Rows({ flat: false, w: 224, wout: 112, padW: 3 })).toEqual({ vec4: true, x4: 3 });
+    expect(vec4Rows({ flat: false, w: 56, wout: 28, padW: 0 })).toEqual({ vec4: true, x4: 0 });
   });
 });
 

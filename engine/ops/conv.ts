@@ -226,6 +226,17 @@ export function directConvTiling(
   return { rm: fit(channels), rn, subgroups: profile.subgroupSize > 0 };
 }
 
+/** Which rows of a direct convolution are whole vec4s (pooled buffers are whole vec4s
+ * too), so its kernel loads and stores them as vec4s: output rows (`vec4`; a flat row
+ * is the whole map, its input row too) and, not flat, input rows (`x4`: the width
+ * padding mod 4, the row spans' offset from the vec4 grid). */
+export function vec4Rows(row: { flat: boolean; w: number; wout: number; padW: number }): Pick<DirectSpec, 'vec4' | 'x4'> {
+  return {
+    ...(row.wout % 4 === 0 ? { vec4: true } : {}),
+    ...(!row.flat && row.w % 4 === 0 ? { x4: row.padW % 4 } : {}),
+  };
+}
+
 /** The epilogue of a direct dispatch: a residual added, then none, ReLU, or the ReLU's
  * tangent mask (the value for the primal batch of `batch` entries). */
 type Epilogue = { act: ConvAct; mask?: Tensor; batch?: number; residual?: Tensor };
@@ -248,9 +259,7 @@ function directConv(p: Conv2dParams, s: ConvShape, x: Tensor, wt: Tensor, bias: 
     ...{ kh: s.kh, kw: s.kw, sw: flat ? 1 : p.stride[1], dw: p.dilation[1], rm, rn, flat, sg },
     ...(kblock ? { kblock } : {}),
     ...(epi.residual ? { res: true } : {}),
-    // rows of whole vec4s (pooled buffers are whole vec4s too)
-    ...(wout % 4 === 0 ? { vec4: true } : {}),
-    ...(!flat && s.w % 4 === 0 ? { x4: p.padding[1] % 4 } : {}),
+    ...vec4Rows({ flat, w, wout, padW: p.padding[1] }),
   };
   const segs = Math.ceil(wout / rn);
   const threads = s.b * hout * segs;
