@@ -32,6 +32,27 @@ export async function medianMs(run: () => void, repeats: number): Promise<number
   return times[Math.floor(times.length / 2)]!;
 }
 
+/** Median wall times in ms of several `runs`, each warmed up once, then timed in turn
+ * `repeats` times (a, b, a, b, ...), so that each sees the same spells of a host whose
+ * speed wanders: their ratio is steadier than that of medians taken one after another. */
+export async function interleavedMediansMs(runs: readonly (() => void)[], repeats: number): Promise<number[]> {
+  const rt = runtime();
+  for (const run of runs) {
+    run();
+    await rt.sync();
+  }
+  const times = runs.map((): number[] => []);
+  for (let i = 0; i < repeats; i++) {
+    for (const [j, run] of runs.entries()) {
+      const t0 = now();
+      run();
+      await rt.sync();
+      times[j]!.push(now() - t0);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+}
+
 function random(shape: number[], seed: number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);

@@ -1,7 +1,7 @@
 import { Tensor, tidy } from '../engine/tensor.js';
 import { dual } from '../engine/dual.js';
 import { runtime } from '../engine/runtime.js';
-import { medianMs } from '../engine/bench.js';
+import { interleavedMediansMs } from '../engine/bench.js';
 import { profileByFamily, summariseProfile, TRANSFER_KEYS, type KernelProfileRow } from '../engine/profile.js';
 import { Rng } from '../engine/random.js';
 import { GENERATORS } from './transforms.js';
@@ -25,12 +25,15 @@ export interface ModelTiming {
 }
 
 /** SPEC 8: one forward pass against the Lie derivatives of all ten generators in one
- * forward-mode pass, same model, input and adapter. Medians after a warm-up run. */
+ * forward-mode pass, same model, input and adapter. Medians after a warm-up run, the
+ * two timed in turn. */
 export async function benchModel(model: Classifier, size: number, batch: number, repeats = 3): Promise<ModelTiming> {
   const x = seededImages(size, batch);
   try {
-    const forward_ms = await medianMs(() => tidy(() => void model.forward(dual(x))), repeats);
-    const lie10_ms = await medianMs(() => tidy(() => void lieDerivatives(model, x, { transforms: GENERATORS })), repeats);
+    const [forward_ms, lie10_ms] = (await interleavedMediansMs(
+      [() => tidy(() => void model.forward(dual(x))), () => tidy(() => void lieDerivatives(model, x, { transforms: GENERATORS }))],
+      repeats,
+    )) as [number, number];
     return { size, batch, forward_ms, lie10_ms, ratio: lie10_ms / forward_ms, images_per_s: (1000 * batch) / lie10_ms };
   } finally {
     x.dispose();

@@ -14,7 +14,8 @@ Measure on this adapter: a peak f32 FLOP/s (independent FMA chains), the GEMM at
 1024^3 and ResNet-50-shaped convolutions, each as GFLOP/s and share of the peak; with
 --model, also one forward pass against all ten Lie derivatives in one pass (forward_ms,
 lie10_ms, ratio, images_per_s) on seeded random weights at S px (default 224), batch N
-(default 1). Times are medians of N runs (default 5; 3 for a model) after a warm-up.
+(default 1). Times are medians of N runs (default 5; 3 for a model) after a warm-up;
+a model's forward and ten Lie derivatives run in turn, so both see the same host.
 With --layerwise, also layerwise attribution (translate_x) run twice and each timed
 once: layerwise_ms (the second, warm like the medians) and its ratio to forward_ms,
 and layerwise_first_ms (compiling pipelines and allocating buffers on the way).
