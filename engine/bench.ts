@@ -18,18 +18,7 @@ function now(): number {
 
 /** Median wall time in ms of `run` (enqueue + GPU completion), after one warm-up. */
 export async function medianMs(run: () => void, repeats: number): Promise<number> {
-  const rt = runtime();
-  run();
-  await rt.sync();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = now();
-    run();
-    await rt.sync();
-    times.push(now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return (await interleavedMediansMs([run], repeats))[0]!;
 }
 
 /** Median wall times in ms of several `runs`, each warmed up once, then timed in turn

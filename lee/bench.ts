@@ -80,9 +80,9 @@ export interface PassProfile {
   variants: KernelProfileRow[];
 }
 
-/** Per-dispatch (and per-copy) GPU times (timestamp queries) of one forward and of the ten-generator
- * Lie derivative pass, summed per op family and per kernel variant (after a warm-up,
- * so pipeline compilation is not in them). */
+/** Per-dispatch (and per-copy) GPU times (timestamp queries) of one forward and of the
+ * ten-generator Lie derivative pass, summed per op family and per kernel variant (after
+ * a warm-up, so pipeline compilation is not in them). */
 export async function profileModel(model: Classifier, size: number, batch: number): Promise<{ forward: PassProfile; lie10: PassProfile }> {
   const rt = runtime();
   const x = seededImages(size, batch);
